@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using CnnFixations.Inference;
+using CnnFixations.Onnx;
+using CnnFixations.Unravel;
+
+namespace CnnFixations;
+
+/// <summary>One class of the prediction with its softmax probability.</summary>
+public sealed record Prediction(int Index, string? Label, double Score);
+
+/// <summary>The walk from one class logit down to the network input, with the forward pass it came from.</summary>
+public sealed record TensorExplanation(
+    float[] Logits,
+    IReadOnlyList<Prediction> Predictions,
+    int Target,
+    float TargetLogit,
+    UnravelResult Fixations,
+    double ForwardMs,
+    double UnravelMs)
+{
+    /// <summary>The target's label, or null when the model has no labels.</summary>
+    public string? TargetLabel { get; init; }
+}
+
+/// <summary>
+/// Explains a model's decisions by CNN Fixations. The model is parsed and the ONNX Runtime session
+/// created once; <see cref="Forward"/> and <see cref="Unravel"/> may be called from several threads.
+/// </summary>
+public sealed class Explainer : IDisposable
+{
+    private readonly ModelSession _session;
+    private readonly UnravelPlan _plan;
+    private readonly string[] _fetch;
+    private string[] _runtimeConstants;
+    private readonly object _constantsLock = new();
+
+    public Explainer(OnnxModel model, UnravelOptions? options = null, string? outputName = null, int intraOpThreads = 0)
+    {
+        Model = model;
+        Options = options ?? UnravelOptions.Default;
+        LogitsTensor = ClassifierHead.FindLogits(model, outputName);
+        _plan = UnravelPlan.Create(model, LogitsTensor, RuleSet.Default);
+        _runtimeConstants = _plan.RuntimeConstants.ToArray();
+        _fetch = _plan.ActivationTensors.Append(LogitsTensor).Distinct(StringComparer.Ordinal).ToArray();
+        _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
+        Labels = LabelSet.FromModel(model);
+    }
+
+    public OnnxModel Model { get; }
+    public UnravelOptions Options { get; }
+    public string LogitsTensor { get; }
+    public LabelSet? Labels { get; set; }
+
+    /// <summary>The forward pass: logits and every activation the walk reads.</summary>
+    public Dictionary<string, TensorValue> Forward(TensorValue input)
+    {
+        CheckInput(input);
+        string[] constants;
+        lock (_constantsLock) constants = _runtimeConstants;
+        var values = _session.Run(input, constants.Length == 0 ? _fetch : _fetch.Concat(constants).ToArray());
+        if (constants.Length > 0)
+        {
+            lock (_constantsLock)
+            {
+                foreach (var c in constants)
+                    Model.SetComputedConstant(c, new ConstTensor(values[c].Shape, values[c].Data));
+                _runtimeConstants = Array.Empty<string>();
+            }
+        }
+        values[Model.InputName] = input;
+        return values;
+    }
+
+    /// <summary>Runs the forward pass and unravels the given class (null: the top-1 class).</summary>
+    public TensorExplanation Explain(TensorValue input, int? target = null)
+    {
+        var sw = Stopwatch.StartNew();
+        var values = Forward(input);
+        double forwardMs = sw.Elapsed.TotalMilliseconds;
+        var logits = values[LogitsTensor];
+        int k = target ?? TopClasses(logits.Data, 1)[0];
+        return Unravel(values, k, forwardMs);
+    }
+
+    /// <summary>Unravels class <paramref name="target"/> from an earlier <see cref="Forward"/>.</summary>
+    public TensorExplanation Unravel(IReadOnlyDictionary<string, TensorValue> forward, int target, double forwardMs = 0)
+    {
+        var logits = forward[LogitsTensor];
+        if (target < 0 || target >= logits.Length)
+            throw new CnnFixationsException($"class index {target} is out of range: the model has {logits.Length} classes (0..{logits.Length - 1})");
+        var sw = Stopwatch.StartNew();
+        var start = new Unravel.FixationSet(LogitsTensor, logits.Shape);
+        start.Add(target);
+        var walk = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward);
+        var result = walk.Run(start);
+        double unravelMs = sw.Elapsed.TotalMilliseconds;
+        return new TensorExplanation(logits.Data, Predict(logits.Data, 5), target, logits.Data[target], result, forwardMs, unravelMs) { TargetLabel = Labels?[target] };
+    }
+
+    public int ClassCount(IReadOnlyDictionary<string, TensorValue> forward) => forward[LogitsTensor].Length;
+
+    /// <summary>The top <paramref name="count"/> classes with softmax probabilities (ties: lower index first).</summary>
+    public IReadOnlyList<Prediction> Predict(float[] logits, int count)
+    {
+        double max = double.NegativeInfinity;
+        foreach (float v in logits) if (v > max) max = v;
+        double sum = 0;
+        foreach (float v in logits) sum += Math.Exp(v - max);
+        return TopClasses(logits, count).Select(i => new Prediction(i, Labels?[i], Math.Exp(logits[i] - max) / sum)).ToList();
+    }
+
+    public static int[] TopClasses(float[] logits, int count)
+    {
+        var order = Enumerable.Range(0, logits.Length)
+            .Where(i => !float.IsNaN(logits[i]))
+            .OrderByDescending(i => logits[i]).ThenBy(i => i)
+            .Take(count).ToArray();
+        if (order.Length == 0) throw new CnnFixationsException("every logit is NaN: the model's output is not usable");
+        return order;
+    }
+
+    private void CheckInput(TensorValue input)
+    {
+        var declared = Model.InputShape;
+        if (declared.Length != 0 && declared.Length != input.Rank)
+            throw new CnnFixationsException($"the input tensor has shape {Shapes.Format(input.Shape)}, the model expects rank {declared.Length} ({Shapes.Format(declared)})");
+        for (int i = 0; i < declared.Length; i++)
+            if (declared[i] > 0 && declared[i] != input.Shape[i])
+                throw new CnnFixationsException($"the input tensor has shape {Shapes.Format(input.Shape)}, the model expects {Shapes.Format(declared)}");
+        if (input.Rank != 4 || input.Shape[0] != 1)
+            throw new CnnFixationsException($"the input tensor has shape {Shapes.Format(input.Shape)}; a [1,C,H,W] image tensor is needed");
+    }
+
+    public void Dispose() => _session.Dispose();
+}

@@ -1,0 +1,69 @@
+using CnnFixations.Maps;
+using CnnFixations.Unravel;
+
+namespace CnnFixations;
+
+/// <summary>How a box is drawn around the fixations.</summary>
+public enum BoxMode
+{
+    /// <summary>The tight box of the kept points (the authors' choice, the spec's default).</summary>
+    Points,
+    /// <summary>Threshold the heat map at a fraction of its maximum and box the largest connected component (the CAM / Grad-CAM protocol).</summary>
+    Threshold,
+}
+
+/// <summary>The spec's options for turning fixations into a heat map and a box.</summary>
+public sealed record MapOptions
+{
+    public static readonly MapOptions Default = new();
+    public double Sigma { get; init; } = 20;
+    public double OutlierRadius { get; init; } = 0.1;
+    public double OutlierFraction { get; init; } = 0.05;
+    public BoxMode Box { get; init; } = BoxMode.Points;
+    public double BoxThreshold { get; init; } = 0.5;
+}
+
+/// <summary>Fixations mapped onto the original image: points, the points kept after outlier removal, the heat map and the box.</summary>
+public sealed class FixationMap
+{
+    private FixationMap(int width, int height, IReadOnlyList<(int X, int Y)> points, IReadOnlyList<(int X, int Y)> kept, float[] heat, int[]? box)
+    {
+        Width = width;
+        Height = height;
+        Points = points;
+        KeptPoints = kept;
+        Heat = heat;
+        Box = box;
+    }
+
+    public int Width { get; }
+    public int Height { get; }
+    /// <summary>One point per input fixation (c, y, x), in the order of the fixations, in original-image pixels.</summary>
+    public IReadOnlyList<(int X, int Y)> Points { get; }
+    public IReadOnlyList<(int X, int Y)> KeptPoints { get; }
+    /// <summary>Row-major Height x Width map normalized to a maximum of 1.</summary>
+    public float[] Heat { get; }
+    /// <summary>[xmin, ymin, xmax, ymax] in original-image pixels, or null when nothing was fixated.</summary>
+    public int[]? Box { get; }
+
+    public static FixationMap Build(FixationSet inputFixations, ExplanationInput input, MapOptions? options = null)
+    {
+        options ??= MapOptions.Default;
+        var points = new List<(int X, int Y)>(inputFixations.Count);
+        foreach (var neuron in inputFixations.ToNeurons())
+            points.Add(input.MapToImage(neuron[1], neuron[2]));
+        return Build(points, input.Width, input.Height, options);
+    }
+
+    public static FixationMap Build(IReadOnlyList<(int X, int Y)> points, int width, int height, MapOptions options)
+    {
+        var keep = OutlierFilter.Keep(points, width, height, options.OutlierRadius, options.OutlierFraction);
+        var kept = new List<(int X, int Y)>();
+        for (int i = 0; i < points.Count; i++) if (keep[i]) kept.Add(points[i]);
+        var heat = HeatMap.FromPoints(kept, width, height, options.Sigma);
+        var box = options.Box == BoxMode.Points
+            ? BoxFinder.FromPoints(kept)
+            : BoxFinder.FromThreshold(heat, width, height, options.BoxThreshold);
+        return new FixationMap(width, height, points, kept, heat, box);
+    }
+}

@@ -1,0 +1,101 @@
+using CnnFixations.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace CnnFixations.Inference;
+
+/// <summary>
+/// An ONNX Runtime session over the model with chosen intermediate tensors added as graph
+/// outputs, so one forward pass returns the logits and every activation the walk reads.
+/// Thread-safe: several images may run at once.
+/// </summary>
+public sealed class ModelSession : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly OnnxModel _model;
+
+    public ModelSession(OnnxModel model, IEnumerable<string> extraOutputs, int intraOpThreads = 0)
+    {
+        _model = model;
+        ExtraOutputs = extraOutputs.Distinct(StringComparer.Ordinal).Where(n => !model.OutputNames.Contains(n)).ToArray();
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
+        if (model.Directory != null)
+            options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", model.Directory);
+        byte[] bytes = ExtraOutputs.Count == 0 && model.Path != null ? File.ReadAllBytes(model.Path) : model.SerializeWithOutputs(ExtraOutputs);
+        try
+        {
+            _session = new InferenceSession(bytes, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new CnnFixationsException($"ONNX Runtime cannot load the model: {FirstLine(e.Message)}", e);
+        }
+        finally
+        {
+            options.Dispose();
+        }
+    }
+
+    public IReadOnlyList<string> ExtraOutputs { get; }
+
+    /// <summary>Runs the model on one input tensor and returns the requested tensors as float32.</summary>
+    public Dictionary<string, TensorValue> Run(TensorValue input, IReadOnlyCollection<string> outputs)
+    {
+        var shape = input.Shape.Select(d => (long)d).ToArray();
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(input.Data, shape);
+        var names = outputs.Distinct(StringComparer.Ordinal).ToArray();
+        using var runOptions = new RunOptions();
+        IDisposableReadOnlyCollection<OrtValue> results;
+        try
+        {
+            results = _session.Run(runOptions, new[] { _model.InputName }, new[] { inputValue }, names);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new CnnFixationsException($"ONNX Runtime failed on the input of shape {Shapes.Format(input.Shape)}: {FirstLine(e.Message)}", e);
+        }
+        using (results)
+        {
+            var map = new Dictionary<string, TensorValue>(names.Length, StringComparer.Ordinal);
+            for (int i = 0; i < names.Length; i++)
+            {
+                var value = results[i];
+                var info = value.GetTensorTypeAndShape();
+                var tensorShape = info.Shape.Select(d => checked((int)d)).ToArray();
+                float[] data = info.ElementDataType switch
+                {
+                    TensorElementType.Float => value.GetTensorDataAsSpan<float>().ToArray(),
+                    TensorElementType.Double => ToFloat(value.GetTensorDataAsSpan<double>()),
+                    TensorElementType.Int64 => ToFloat(value.GetTensorDataAsSpan<long>()),
+                    TensorElementType.Int32 => ToFloat(value.GetTensorDataAsSpan<int>()),
+                    TensorElementType.UInt8 => ToFloat(value.GetTensorDataAsSpan<byte>()),
+                    TensorElementType.Int8 => ToFloat(value.GetTensorDataAsSpan<sbyte>()),
+                    _ => throw new CnnFixationsException($"tensor '{names[i]}' has element type {info.ElementDataType}, which CnnFixations cannot read"),
+                };
+                map[names[i]] = new TensorValue(tensorShape, data);
+            }
+            return map;
+        }
+    }
+
+    private static float[] ToFloat<T>(ReadOnlySpan<T> span) where T : unmanaged
+    {
+        var r = new float[span.Length];
+        for (int i = 0; i < r.Length; i++) r[i] = Convert.ToSingle(span[i]);
+        return r;
+    }
+
+    private static string FirstLine(string s)
+    {
+        s = s.Replace('\r', ' ');
+        int nl = s.IndexOf('\n');
+        return (nl >= 0 ? s[..nl] : s).Trim();
+    }
+
+    public void Dispose() => _session.Dispose();
+}

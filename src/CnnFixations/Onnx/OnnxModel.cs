@@ -1,0 +1,211 @@
+using System.Security.Cryptography;
+using CnnFixations.Onnx.Proto;
+using Google.Protobuf;
+
+namespace CnnFixations.Onnx;
+
+/// <summary>
+/// A parsed ONNX model: its graph in topological order, which tensors are constants,
+/// who produces and consumes each tensor, and its metadata. The file is read once.
+/// </summary>
+public sealed class OnnxModel
+{
+    private static readonly HashSet<string> NonDeterministicOps = new(StringComparer.Ordinal)
+    {
+        "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+    };
+
+    /// <summary>Ops whose output depends only on the shape of their input, never on its values.</summary>
+    private static readonly HashSet<string> ShapeOnlyOps = new(StringComparer.Ordinal) { "Shape", "Size" };
+
+    private readonly Dictionary<string, GraphNode> _producer = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<(GraphNode Node, int Input)>> _consumers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TensorProto> _initializers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _constants = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _graphOutputs = new(StringComparer.Ordinal);
+    private readonly ConstantFolder _folder;
+
+    private OnnxModel(ModelProto proto, string? path, string sha256)
+    {
+        Proto = proto;
+        Path = path;
+        Sha256 = sha256;
+        Directory = path == null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        var graph = proto.Graph ?? throw new CnnFixationsException("the model has no graph");
+
+        foreach (var init in graph.Initializer) _initializers[init.Name] = init;
+        Metadata = proto.MetadataProps
+            .GroupBy(p => p.Key, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
+        OpsetVersion = proto.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(1).Max();
+
+        Nodes = SortTopologically(graph);
+        foreach (var node in Nodes)
+        {
+            foreach (var o in node.Outputs)
+                if (o.Length > 0 && !_producer.TryAdd(o, node))
+                    throw new CnnFixationsException($"tensor '{o}' is produced by two nodes");
+            for (int i = 0; i < node.Inputs.Count; i++)
+            {
+                string t = node.Inputs[i];
+                if (t.Length == 0) continue;
+                if (!_consumers.TryGetValue(t, out var list)) _consumers[t] = list = new();
+                list.Add((node, i));
+            }
+        }
+
+        var realInputs = graph.Input.Where(i => !_initializers.ContainsKey(i.Name)).ToList();
+        if (realInputs.Count != 1)
+            throw new CnnFixationsException(realInputs.Count == 0
+                ? "the model has no input tensor"
+                : $"the model has {realInputs.Count} inputs ({string.Join(", ", realInputs.Select(i => i.Name))}); an image classifier with one input is needed");
+        var input = realInputs[0];
+        InputName = input.Name;
+        var tensorType = input.Type?.TensorType;
+        if (tensorType == null) throw new CnnFixationsException($"model input '{input.Name}' is not a tensor");
+        InputElementType = (TensorProto.Types.DataType)tensorType.ElemType;
+        InputShape = tensorType.Shape == null
+            ? Array.Empty<int>()
+            : tensorType.Shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0 && d.DimValue <= int.MaxValue ? (int)d.DimValue : -1).ToArray();
+
+        OutputNames = graph.Output.Select(o => o.Name).ToArray();
+        foreach (var o in OutputNames) _graphOutputs.Add(o);
+
+        // Constants: initializers, Constant nodes, and nodes whose every input is constant.
+        foreach (var name in _initializers.Keys) _constants.Add(name);
+        foreach (var node in Nodes)
+        {
+            bool constant;
+            if (node.OpType == "Constant" && node.IsDefaultDomain) constant = true;
+            else if (ShapeOnlyOps.Contains(node.OpType) && node.IsDefaultDomain) constant = true;
+            else if (NonDeterministicOps.Contains(node.OpType)) constant = false;
+            else
+            {
+                var present = node.Inputs.Where(i => i.Length > 0).ToList();
+                constant = present.Count > 0 && present.All(_constants.Contains);
+            }
+            if (constant) foreach (var o in node.Outputs) if (o.Length > 0) _constants.Add(o);
+        }
+        _folder = new ConstantFolder(this);
+    }
+
+    internal ModelProto Proto { get; }
+    /// <summary>The file the model was read from, or null when it came from memory.</summary>
+    public string? Path { get; }
+    public string? Directory { get; }
+    public string Sha256 { get; }
+    public long OpsetVersion { get; }
+    public IReadOnlyList<GraphNode> Nodes { get; }
+    public string InputName { get; }
+    /// <summary>The input's declared shape; -1 for a dimension without a fixed size.</summary>
+    public int[] InputShape { get; }
+    internal TensorProto.Types.DataType InputElementType { get; }
+    public IReadOnlyList<string> OutputNames { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    public static OnnxModel Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new CnnFixationsException(System.IO.Directory.Exists(path) ? $"model '{path}' is a folder, not an ONNX file" : $"model file '{path}' not found");
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CnnFixationsException($"model file '{path}' cannot be read: {e.Message}", e);
+        }
+        return FromBytes(bytes, path);
+    }
+
+    public static OnnxModel FromBytes(byte[] bytes, string? path = null)
+    {
+        string label = path ?? "(in memory)";
+        if (bytes.Length == 0) throw new CnnFixationsException($"model file '{label}' is empty");
+        ModelProto proto;
+        try { proto = ModelProto.Parser.ParseFrom(bytes); }
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException or ArgumentException)
+        {
+            throw new CnnFixationsException($"model file '{label}' is not a valid ONNX model ({e.Message.TrimEnd('.')})", e);
+        }
+        if (proto.Graph == null || proto.Graph.Node.Count == 0)
+            throw new CnnFixationsException($"model file '{label}' is not a valid ONNX model (it has no graph nodes)");
+        string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        try { return new OnnxModel(proto, path, sha); }
+        catch (CnnFixationsException e) { throw new CnnFixationsException($"model file '{label}': {e.Message}", e); }
+    }
+
+    public GraphNode? Producer(string tensor) => _producer.GetValueOrDefault(tensor);
+
+    public IReadOnlyList<(GraphNode Node, int Input)> Consumers(string tensor) =>
+        _consumers.TryGetValue(tensor, out var list) ? list : Array.Empty<(GraphNode, int)>();
+
+    public bool IsConstant(string tensor) => _constants.Contains(tensor);
+    public bool IsInitializer(string tensor) => _initializers.ContainsKey(tensor);
+    public bool IsGraphOutput(string tensor) => _graphOutputs.Contains(tensor);
+    public bool IsKnownTensor(string tensor) =>
+        tensor == InputName || _producer.ContainsKey(tensor) || _initializers.ContainsKey(tensor);
+
+    /// <summary>All tensor names that nodes produce, in topological order.</summary>
+    public IEnumerable<string> ProducedTensors() => Nodes.SelectMany(n => n.Outputs).Where(o => o.Length > 0);
+
+    /// <summary>Reads an initializer's values.</summary>
+    internal ConstTensor ReadInitializer(string name) => TensorProtoReader.Read(_initializers[name], Directory);
+
+    /// <summary>
+    /// The value of a constant tensor, computed here for the ops exporters use on weights
+    /// (Identity, DequantizeLinear, Transpose, Reshape, ...). Null when it needs ONNX Runtime.
+    /// </summary>
+    public ConstTensor? TryGetConstant(string tensor) => _folder.TryEvaluate(tensor);
+
+    internal void SetComputedConstant(string tensor, ConstTensor value) => _folder.Store(tensor, value);
+
+    /// <summary>The model serialized with extra graph outputs (for fetching intermediate tensors).</summary>
+    internal byte[] SerializeWithOutputs(IEnumerable<string> extraOutputs)
+    {
+        var copy = Proto.Clone();
+        var existing = new HashSet<string>(copy.Graph.Output.Select(o => o.Name), StringComparer.Ordinal);
+        foreach (var name in extraOutputs)
+            if (existing.Add(name))
+                copy.Graph.Output.Add(new ValueInfoProto { Name = name });
+        return copy.ToByteArray();
+    }
+
+    private static List<GraphNode> SortTopologically(GraphProto graph)
+    {
+        var protos = graph.Node;
+        int n = protos.Count;
+        var producerOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < n; i++)
+            foreach (var o in protos[i].Output)
+                if (o.Length > 0) producerOf.TryAdd(o, i);
+        var dependents = new List<int>[n];
+        var pending = new int[n];
+        for (int i = 0; i < n; i++) dependents[i] = new List<int>();
+        for (int i = 0; i < n; i++)
+        {
+            foreach (var inp in protos[i].Input.Distinct())
+            {
+                if (inp.Length > 0 && producerOf.TryGetValue(inp, out int p) && p != i)
+                {
+                    dependents[p].Add(i);
+                    pending[i]++;
+                }
+            }
+        }
+        var ready = new PriorityQueue<int, int>();
+        for (int i = 0; i < n; i++) if (pending[i] == 0) ready.Enqueue(i, i);
+        var order = new List<int>(n);
+        while (ready.TryDequeue(out int i, out _))
+        {
+            order.Add(i);
+            foreach (int d in dependents[i]) if (--pending[d] == 0) ready.Enqueue(d, d);
+        }
+        if (order.Count != n) throw new CnnFixationsException("the graph has a cycle");
+        var nodes = new List<GraphNode>(n);
+        foreach (int i in order)
+        {
+            var p = protos[i];
+            nodes.Add(new GraphNode(nodes.Count, p.OpType, p.Domain, p.Name, p.Input.ToArray(), p.Output.ToArray(), new NodeAttributes(p.Attribute)));
+        }
+        return nodes;
+    }
+}

@@ -1,0 +1,83 @@
+using CnnFixations.Onnx;
+
+namespace CnnFixations.Unravel.Rules;
+
+/// <summary>
+/// Rule 8: at a residual Add each neuron goes to exactly one input, the one whose value at that
+/// neuron is largest (ties: the lowest input index). A constant operand (a bias) is never chosen,
+/// so an Add with one constant operand passes every neuron through.
+/// </summary>
+public sealed class AddRule : IUnravelRule
+{
+    public IReadOnlyList<string> OpTypes { get; } = new[] { "Add" };
+
+    public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.NonConstant(node, model);
+
+    public void Unravel(UnravelStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        var outShape = step.Output.Shape;
+        var values = data.Select(step.Input).ToArray();
+        foreach (int flat in step.Output.Indices())
+        {
+            int chosen = -1;
+            int chosenIndex = 0;
+            float best = float.NegativeInfinity;
+            for (int j = 0; j < data.Length; j++)
+            {
+                int index = Broadcast.MapIndex(flat, outShape, values[j].Shape);
+                float v = values[j].Data[index];
+                if (chosen < 0 || v > best || (float.IsNaN(best) && !float.IsNaN(v)))
+                {
+                    chosen = j;
+                    chosenIndex = index;
+                    best = v;
+                }
+            }
+            if (chosen >= 0) step.Send(data[chosen], chosenIndex);
+        }
+    }
+}
+
+/// <summary>
+/// Rule 10: Mul. With a constant operand: pass-through to the other input. A per-channel gate
+/// (squeeze-excitation <c>x * sigmoid(...)</c>): follow the input with the output's shape (the
+/// lowest such input when both have it); the gate branch gets nothing.
+/// </summary>
+public sealed class MulRule : IUnravelRule
+{
+    public IReadOnlyList<string> OpTypes { get; } = new[] { "Mul" };
+
+    public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.NonConstant(node, model);
+
+    public void Unravel(UnravelStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        var outShape = step.Output.Shape;
+        int follow = -1;
+        if (data.Length == 1) follow = data[0];
+        else
+            foreach (int i in data)
+                if (Shapes.SameShape(step.Shape(step.Node.Inputs[i]), outShape)) { follow = i; break; }
+        if (follow < 0) throw step.Unsupported("no operand has the output's shape, so the gate cannot be told from the data");
+        var inShape = step.Shape(step.Node.Inputs[follow]);
+        foreach (int flat in step.Output.Indices()) step.Send(follow, Broadcast.MapIndex(flat, outShape, inShape));
+    }
+}
+
+/// <summary>Sub and Div with a constant operand (in-model normalization): pass-through to the non-constant input.</summary>
+public sealed class ConstantOperandRule : IUnravelRule
+{
+    public IReadOnlyList<string> OpTypes { get; } = new[] { "Sub", "Div" };
+
+    public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.NonConstant(node, model);
+
+    public void Unravel(UnravelStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        if (data.Length != 1) throw step.Unsupported($"{step.Node.OpType} of two activations; only a constant operand is supported");
+        var outShape = step.Output.Shape;
+        var inShape = step.Shape(step.Node.Inputs[data[0]]);
+        foreach (int flat in step.Output.Indices()) step.Send(data[0], Broadcast.MapIndex(flat, outShape, inShape));
+    }
+}

@@ -1,0 +1,157 @@
+using CnnFixations.Onnx;
+
+namespace CnnFixations.Unravel.Rules;
+
+/// <summary>
+/// Rule 1, shared by Gemm, MatMul and the fully connected form of Conv: for one output neuron,
+/// keep every input with a positive contribution (plain vector input), or only the largest
+/// contribution when the input is a flattened spatial map.
+/// </summary>
+internal static class FullyConnected
+{
+    /// <summary>
+    /// Sends the chosen inputs of one output neuron. <paramref name="inputs"/> holds the flat
+    /// input indices and <paramref name="contributions"/> their <c>a_i * w_ji</c>, in index order.
+    /// </summary>
+    public static void Choose(UnravelStep step, int inputSlot, ReadOnlySpan<int> inputs, ReadOnlySpan<double> contributions, bool spatial)
+    {
+        if (spatial && !step.Options.FcSpatialAllPositive)
+        {
+            int best = Select.Argmax(contributions);
+            if (best >= 0) step.Send(inputSlot, inputs[best]);
+            return;
+        }
+        for (int i = 0; i < contributions.Length; i++)
+            if (contributions[i] > 0) step.Send(inputSlot, inputs[i]);
+    }
+
+    /// <summary>
+    /// "Flattened spatial map": follow the FC's input back through Flatten/Reshape/Squeeze/Unsqueeze,
+    /// pass-through ops and ops with a constant operand to where that chain starts; spatial when that
+    /// tensor is [1,C,H,W] with H*W &gt; 1.
+    /// </summary>
+    public static bool IsSpatial(UnravelStep step, string tensor)
+    {
+        var model = step.Model;
+        var chainOps = new HashSet<string>(PassThroughRule.Ops, StringComparer.Ordinal) { "Flatten", "Reshape", "Squeeze", "Unsqueeze" };
+        while (true)
+        {
+            var producer = model.Producer(tensor);
+            if (producer == null || !producer.IsDefaultDomain) break;
+            string? next = null;
+            if (chainOps.Contains(producer.OpType))
+                next = producer.InputOrNull(0);
+            else if (producer.OpType is "Add" or "Sub" or "Mul" or "Div")
+            {
+                var data = RuleInputs.NonConstant(producer, model).ToList();
+                if (data.Count == 1 && producer.Inputs.Count(i => i.Length > 0) == 2) next = producer.Inputs[data[0]];
+            }
+            if (next == null || model.IsConstant(next)) break;
+            tensor = next;
+        }
+        var shape = step.Shape(tensor);
+        return Shapes.TryChw(shape, out _, out int h, out int w) && (long)h * w > 1;
+    }
+}
+
+/// <summary>Rule 1 for Gemm and MatMul (+ bias Add, which is rule "constant operand").</summary>
+public sealed class FullyConnectedRule : IUnravelRule
+{
+    public IReadOnlyList<string> OpTypes { get; } = new[] { "Gemm", "MatMul" };
+
+    public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) =>
+        RuleInputs.NonConstant(node, model).Where(i => i < 2);
+
+    public IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model) =>
+        node.Inputs.Take(2).Where(t => t.Length > 0 && model.IsConstant(t));
+
+    public void Unravel(UnravelStep step)
+    {
+        var node = step.Node;
+        var model = step.Model;
+        bool aConst = model.IsConstant(node.Inputs[0]);
+        bool bConst = model.IsConstant(node.Inputs[1]);
+        if (aConst == bConst)
+            throw step.Unsupported(aConst ? "both operands are constant" : "both operands are activations (no constant weight)");
+
+        if (node.OpType == "Gemm")
+        {
+            if (aConst) throw step.Unsupported("the weight is the first operand of Gemm; only x*W forms are supported");
+            UnravelGemm(step);
+        }
+        else if (!aConst)
+            UnravelMatMulDataFirst(step);
+        else
+            UnravelMatMulDataSecond(step);
+    }
+
+    private static void UnravelGemm(UnravelStep step)
+    {
+        var node = step.Node;
+        var a = step.Input(0);
+        var b = step.Constant(node.Inputs[1]);
+        double alpha = node.Attributes.GetFloat("alpha", 1f);
+        bool transA = node.Attributes.GetInt("transA", 0) != 0;
+        bool transB = node.Attributes.GetInt("transB", 0) != 0;
+        if (a.Rank != 2 || b.Shape.Length != 2) throw step.Unsupported("Gemm operands must be 2-D");
+        int m = transA ? a.Shape[1] : a.Shape[0];
+        int k = transA ? a.Shape[0] : a.Shape[1];
+        if (m != 1) throw step.Unsupported($"batch size {m}; only batch 1 is supported");
+        int n = transB ? b.Shape[0] : b.Shape[1];
+        if ((transB ? b.Shape[1] : b.Shape[0]) != k) throw step.Unsupported("weight and input sizes differ");
+        var w = b.ToFloats();
+        bool spatial = FullyConnected.IsSpatial(step, node.Inputs[0]);
+        var inputs = Enumerable.Range(0, k).ToArray();
+        var contributions = new double[k];
+        foreach (int j in step.Output.Indices())
+        {
+            if (j >= n) throw step.Unsupported("output index outside the weight");
+            for (int i = 0; i < k; i++)
+            {
+                double wji = alpha * (transB ? w[(long)j * k + i] : w[(long)i * n + j]);
+                contributions[i] = a.Data[i] * wji;
+            }
+            FullyConnected.Choose(step, 0, inputs, contributions, spatial);
+        }
+    }
+
+    // x[..., 1, K] @ W[K, N] -> y[..., 1, N]
+    private static void UnravelMatMulDataFirst(UnravelStep step)
+    {
+        var node = step.Node;
+        var x = step.Input(0);
+        var wt = step.Constant(node.Inputs[1]);
+        if (wt.Shape.Length != 2) throw step.Unsupported("the weight must be 2-D");
+        int k = wt.Shape[0], n = wt.Shape[1];
+        if (x.Length != k || x.Shape[^1] != k) throw step.Unsupported($"input {Shapes.Format(x.Shape)} is not a single row of {k} values");
+        var w = wt.ToFloats();
+        bool spatial = FullyConnected.IsSpatial(step, node.Inputs[0]);
+        var inputs = Enumerable.Range(0, k).ToArray();
+        var contributions = new double[k];
+        foreach (int j in step.Output.Indices())
+        {
+            for (int i = 0; i < k; i++) contributions[i] = (double)x.Data[i] * w[(long)i * n + j];
+            FullyConnected.Choose(step, 0, inputs, contributions, spatial);
+        }
+    }
+
+    // W[N, K] @ x[K, 1] -> y[N, 1]
+    private static void UnravelMatMulDataSecond(UnravelStep step)
+    {
+        var node = step.Node;
+        var x = step.Input(1);
+        var wt = step.Constant(node.Inputs[0]);
+        if (wt.Shape.Length != 2) throw step.Unsupported("the weight must be 2-D");
+        int n = wt.Shape[0], k = wt.Shape[1];
+        if (x.Length != k || x.Shape[^1] != 1) throw step.Unsupported($"input {Shapes.Format(x.Shape)} is not a single column of {k} values");
+        var w = wt.ToFloats();
+        bool spatial = FullyConnected.IsSpatial(step, node.Inputs[1]);
+        var inputs = Enumerable.Range(0, k).ToArray();
+        var contributions = new double[k];
+        foreach (int j in step.Output.Indices())
+        {
+            for (int i = 0; i < k; i++) contributions[i] = (double)x.Data[i] * w[(long)j * k + i];
+            FullyConnected.Choose(step, 1, inputs, contributions, spatial);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using CnnFixations.Onnx;
+
+namespace CnnFixations.Unravel.Rules;
+
+/// <summary>Rule 7: Pad shifts every neuron by the leading pads; neurons that fall in the padding are dropped.</summary>
+public sealed class PadRule : IUnravelRule
+{
+    public IReadOnlyList<string> OpTypes { get; } = new[] { "Pad" };
+
+    public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+
+    public IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model) =>
+        node.InputOrNull(1) is { } pads ? new[] { pads } : Array.Empty<string>();
+
+    public void Unravel(UnravelStep step)
+    {
+        var node = step.Node;
+        var inShape = step.Shape(node.Inputs[0]);
+        var outShape = step.Output.Shape;
+        int rank = inShape.Length;
+        long[] pads = node.Attributes.GetInts("pads")
+            ?? (node.InputOrNull(1) is { } p ? step.Constant(p).ToInt64s() : throw step.Unsupported("no pads given"));
+        if (node.InputOrNull(3) != null) throw step.Unsupported("Pad with an axes input is not supported");
+        if (pads.Length != 2 * rank || outShape.Length != rank) throw step.Unsupported($"{pads.Length} pads for rank {rank}");
+        Span<int> idx = stackalloc int[rank];
+        foreach (int flat in step.Output.Indices())
+        {
+            Shapes.Unravel(flat, outShape, idx);
+            int inFlat = 0;
+            bool inside = true;
+            for (int d = 0; d < rank; d++)
+            {
+                long i = idx[d] - pads[d];
+                if (i < 0 || i >= inShape[d]) { inside = false; break; }
+                inFlat = inFlat * inShape[d] + (int)i;
+            }
+            if (inside) step.Send(0, inFlat);
+        }
+    }
+}

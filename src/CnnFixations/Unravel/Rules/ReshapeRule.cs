@@ -1,0 +1,19 @@
+using CnnFixations.Onnx;
+
+namespace CnnFixations.Unravel.Rules;
+
+/// <summary>Rule 6: Flatten, Reshape, Squeeze and Unsqueeze keep the row-major order, so a neuron keeps its flat index.</summary>
+public sealed class ReshapeRule : IUnravelRule
+{
+    public IReadOnlyList<string> OpTypes { get; } = new[] { "Flatten", "Reshape", "Squeeze", "Unsqueeze" };
+
+    public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+
+    public void Unravel(UnravelStep step)
+    {
+        var inShape = step.Shape(step.Node.Inputs[0]);
+        if (Shapes.ElementCount(inShape) != step.Output.Length)
+            throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.Output.Shape)} differ in size");
+        foreach (int i in step.Output.Indices()) step.Send(0, i);
+    }
+}

@@ -1,0 +1,121 @@
+using CnnFixations.Onnx;
+
+namespace CnnFixations.Unravel.Rules;
+
+/// <summary>
+/// Rules 3 and 4: MaxPool, AveragePool and LpPool send (c, y, x) to (c, position of the largest
+/// input activation in the window), honouring kernel, strides, pads, dilations and ceil_mode
+/// (only in-bounds positions compete; ties go to the first in row-major order).
+/// </summary>
+public sealed class WindowPoolRule : IUnravelRule
+{
+    public IReadOnlyList<string> OpTypes { get; } = new[] { "MaxPool", "AveragePool", "LpPool" };
+
+    public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+
+    public void Unravel(UnravelStep step)
+    {
+        var node = step.Node;
+        var x = step.Input(0);
+        if (!Shapes.TryChw(x.Shape, out int channels, out int inH, out int inW) || !Shapes.TryChw(step.Output.Shape, out int outC, out int outH, out int outW) || outC != channels)
+            throw step.Unsupported($"only 2-D pooling with batch 1 is supported (input {Shapes.Format(x.Shape)})");
+        var kernel = node.Attributes.GetInts("kernel_shape");
+        if (kernel == null || kernel.Length != 2) throw step.Unsupported("kernel_shape must have two values");
+        var window = Window2D.Of(node, (int)kernel[0], (int)kernel[1], inH, inW, outH, outW);
+        int plane = outH * outW;
+        foreach (int flat in step.Output.Indices())
+        {
+            int c = flat / plane, y = flat % plane / outW, xo = flat % outW;
+            int baseIndex = c * inH * inW;
+            int best = -1;
+            float bestValue = float.NegativeInfinity;
+            int row0 = window.RowStart(y), col0 = window.ColStart(xo);
+            for (int u = 0; u < window.KernelH; u++)
+            {
+                int row = row0 + u * window.DilationH;
+                if ((uint)row >= (uint)inH) continue;
+                for (int v = 0; v < window.KernelW; v++)
+                {
+                    int col = col0 + v * window.DilationW;
+                    if ((uint)col >= (uint)inW) continue;
+                    int index = baseIndex + row * inW + col;
+                    float value = x.Data[index];
+                    if (float.IsNaN(value)) continue;
+                    if (best < 0 || value > bestValue)
+                    {
+                        best = index;
+                        bestValue = value;
+                    }
+                }
+            }
+            if (best < 0)
+            {
+                var (r, cc) = window.Centre(y, xo, inH, inW);
+                best = baseIndex + r * inW + cc;
+            }
+            step.Send(0, best);
+        }
+    }
+}
+
+/// <summary>
+/// Rule 4 for global pooling (GlobalAveragePool, GlobalMaxPool, GlobalLpPool, and ReduceMean /
+/// ReduceMax over all spatial axes): channel c goes to the position of the largest activation of
+/// channel c; option: every position with a positive activation.
+/// </summary>
+public sealed class GlobalPoolRule : IUnravelRule
+{
+    public IReadOnlyList<string> OpTypes { get; } = new[] { "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean", "ReduceMax" };
+
+    public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+
+    public IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model) =>
+        node.OpType.StartsWith("Reduce", StringComparison.Ordinal) && node.InputOrNull(1) is { } axes ? new[] { axes } : Array.Empty<string>();
+
+    public void Unravel(UnravelStep step)
+    {
+        var node = step.Node;
+        var x = step.Input(0);
+        int rank = x.Rank;
+        if (rank < 3 || x.Shape[0] != 1) throw step.Unsupported($"input {Shapes.Format(x.Shape)} is not [1,C,spatial...]");
+        int channels = x.Shape[1];
+        int spatial = x.Length / Math.Max(channels, 1);
+        if (node.OpType.StartsWith("Reduce", StringComparison.Ordinal)) CheckSpatialAxes(step, rank);
+        if (step.Output.Length != channels) throw step.Unsupported($"output {Shapes.Format(step.Output.Shape)} does not have one value per channel");
+        bool allPositive = step.Options.GlobalPoolAllPositive;
+        foreach (int c in step.Output.Indices())
+        {
+            int baseIndex = c * spatial;
+            if (allPositive)
+            {
+                for (int i = 0; i < spatial; i++) if (x.Data[baseIndex + i] > 0) step.Send(0, baseIndex + i);
+                continue;
+            }
+            int best = -1;
+            float bestValue = float.NegativeInfinity;
+            for (int i = 0; i < spatial; i++)
+            {
+                float value = x.Data[baseIndex + i];
+                if (float.IsNaN(value)) continue;
+                if (best < 0 || value > bestValue) { best = i; bestValue = value; }
+            }
+            if (best >= 0) step.Send(0, baseIndex + best);
+        }
+    }
+
+    private static void CheckSpatialAxes(UnravelStep step, int rank)
+    {
+        var node = step.Node;
+        long[]? axes = node.Attributes.GetInts("axes");
+        if (axes == null && node.InputOrNull(1) is { } axesInput) axes = step.Constant(axesInput).ToInt64s();
+        if (axes == null || axes.Length == 0)
+        {
+            if (node.Attributes.GetInt("noop_with_empty_axes", 0) != 0) throw step.Unsupported("a ReduceMean that reduces nothing");
+            throw step.Unsupported("reduces every axis, channels included; only spatial axes can be reduced");
+        }
+        var set = axes.Select(a => a < 0 ? a + rank : a).ToHashSet();
+        var expected = Enumerable.Range(2, rank - 2).Select(i => (long)i).ToHashSet();
+        if (!set.SetEquals(expected))
+            throw step.Unsupported($"reduces axes [{string.Join(",", axes)}]; only a reduction over all spatial axes (global pooling) is supported");
+    }
+}

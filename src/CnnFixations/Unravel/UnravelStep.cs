@@ -1,0 +1,36 @@
+using CnnFixations.Onnx;
+
+namespace CnnFixations.Unravel;
+
+/// <summary>What a rule sees while it unravels one node: the node, its output fixations, the activations and constants, and where to send fixations.</summary>
+public sealed class UnravelStep
+{
+    private readonly UnravelWalk _walk;
+
+    internal UnravelStep(UnravelWalk walk, GraphNode node, FixationSet output)
+    {
+        _walk = walk;
+        Node = node;
+        Output = output;
+    }
+
+    public GraphNode Node { get; }
+    public FixationSet Output { get; }
+    public OnnxModel Model => _walk.Model;
+    public UnravelOptions Options => _walk.Options;
+
+    /// <summary>The forward-pass value of a tensor (or of the network input).</summary>
+    public TensorValue Activation(string tensor) => _walk.Activation(tensor, Node);
+
+    public TensorValue Input(int i) => Activation(Node.Inputs[i]);
+
+    public int[] Shape(string tensor) => _walk.Activation(tensor, Node).Shape;
+
+    public ConstTensor Constant(string tensor) => _walk.Constant(tensor, Node);
+
+    /// <summary>Adds neuron <paramref name="flatIndex"/> of input <paramref name="input"/> to that tensor's fixations.</summary>
+    public void Send(int input, int flatIndex) => _walk.Send(Node.Inputs[input], flatIndex);
+
+    public UnsupportedOperatorException Unsupported(string why) =>
+        new($"{Node.Describe()}: {why}");
+}

@@ -1,0 +1,92 @@
+using CnnFixations.Onnx;
+
+namespace CnnFixations.Unravel;
+
+/// <summary>The fixations found by one walk: on the network input and on every tensor on the way.</summary>
+public sealed class UnravelResult
+{
+    internal UnravelResult(FixationSet input, IReadOnlyList<FixationSet> layers)
+    {
+        Input = input;
+        Layers = layers;
+    }
+
+    /// <summary>The fixations on the network input tensor.</summary>
+    public FixationSet Input { get; }
+
+    /// <summary>Every tensor that received fixations, from the start tensor down to the input (walk order).</summary>
+    public IReadOnlyList<FixationSet> Layers { get; }
+}
+
+/// <summary>
+/// Walks the graph backwards from the start fixations, node by node in reverse topological
+/// order; a tensor's set is complete once all its consumers have run (rule 11: union).
+/// </summary>
+public sealed class UnravelWalk
+{
+    private readonly UnravelPlan _plan;
+    private readonly RuleSet _rules;
+    private readonly IReadOnlyDictionary<string, TensorValue> _activations;
+    private readonly Dictionary<string, FixationSet> _sets = new(StringComparer.Ordinal);
+    private readonly List<FixationSet> _order = new();
+
+    public UnravelWalk(OnnxModel model, UnravelPlan plan, RuleSet rules, UnravelOptions options, IReadOnlyDictionary<string, TensorValue> activations)
+    {
+        Model = model;
+        _plan = plan;
+        _rules = rules;
+        Options = options;
+        _activations = activations;
+    }
+
+    public OnnxModel Model { get; }
+    public UnravelOptions Options { get; }
+
+    /// <summary>Runs the walk from <paramref name="start"/>, a set on the plan's start tensor.</summary>
+    public UnravelResult Run(FixationSet start)
+    {
+        if (start.Tensor != _plan.StartTensor) throw new ArgumentException("the start set is not on the plan's start tensor");
+        _sets[start.Tensor] = start;
+        _order.Add(start);
+        foreach (var node in _plan.Nodes)
+        {
+            FixationSet? output = null;
+            for (int o = 0; o < node.Outputs.Count; o++)
+            {
+                if (!_sets.TryGetValue(node.Outputs[o], out var set) || set.IsEmpty) continue;
+                if (o > 0)
+                    throw new UnsupportedOperatorException($"{node.Describe()}: fixations reach its output #{o} ('{node.Outputs[o]}'); only the first output of an op can be unravelled");
+                output = set;
+            }
+            if (output == null) continue;
+            var rule = _rules.Find(node) ?? throw new UnsupportedOperatorException(
+                node.IsDefaultDomain
+                    ? $"{node.Describe()}: op type {node.OpType} is not supported by CNN Fixations (no unravel rule covers it)"
+                    : $"{node.Describe()}: op type {node.OpType} from domain '{node.Domain}' is not supported (only default-domain ONNX ops have unravel rules)");
+            rule.Unravel(new UnravelStep(this, node, output));
+        }
+        var input = _sets.TryGetValue(Model.InputName, out var s) ? s : new FixationSet(Model.InputName, Activation(Model.InputName, null).Shape);
+        return new UnravelResult(input, _order);
+    }
+
+    internal TensorValue Activation(string tensor, GraphNode? node)
+    {
+        if (_activations.TryGetValue(tensor, out var value)) return value;
+        if (Model.TryGetConstant(tensor) is { } c) return c.ToTensorValue();
+        throw new InvalidOperationException($"activation '{tensor}' was not fetched{(node == null ? "" : " for " + node.Describe())}");
+    }
+
+    internal ConstTensor Constant(string tensor, GraphNode node) =>
+        Model.TryGetConstant(tensor) ?? throw new CnnFixationsException($"{node.Describe()}: the value of constant '{tensor}' is not available");
+
+    internal void Send(string tensor, int flatIndex)
+    {
+        if (!_sets.TryGetValue(tensor, out var set))
+        {
+            set = new FixationSet(tensor, Activation(tensor, null).Shape);
+            _sets[tensor] = set;
+            _order.Add(set);
+        }
+        set.Add(flatIndex);
+    }
+}
