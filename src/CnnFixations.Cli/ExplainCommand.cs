@@ -185,7 +185,8 @@ internal sealed class ExplainRun
             documents.Add(doc);
             if (!_s.Quiet)
                 _info.WriteLine($"  explained class {target}{(explanation.TargetLabel is { } l ? $" ({l})" : "")}: {explanation.Fixations.Input.Count} input fixations, " +
-                                $"{map.KeptPoints.Count}/{map.Points.Count} points kept, box {(map.Box == null ? "none" : $"[{string.Join(", ", map.Box)}]")}");
+                                $"{map.KeptPoints.Count}/{map.Points.Count} points kept, box {(map.Box == null ? "none" : $"[{string.Join(", ", map.Box)}]")}" +
+                                (map.Points.Count > 0 && map.KeptPoints.Count == 0 ? " (every point counts as an outlier: the fixations are scattered; see --outlier-fraction)" : ""));
             if (_s.OutDir != null)
             {
                 string name = targets.Length > 1 || _s.Class != null ? $"{stem}.{target}" : stem;
@@ -201,7 +202,7 @@ internal sealed class ExplainRun
         string heatPng = Path.Combine(dir, name + ".heatmap.png");
         string heatNpy = Path.Combine(dir, name + ".heatmap.npy");
         string jsonPath = Path.Combine(dir, name + ".json");
-        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, map.KeptPoints, _s.Alpha));
+        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, map.Points, _s.Alpha));
         AtomicFile.WriteAllBytes(heatPng, MapImages.GrayPng(map.Heat, map.Width, map.Height));
         AtomicFile.Write(heatNpy, stream => NpyFile.WriteFloat32(stream, new[] { map.Height, map.Width }, map.Heat));
         AtomicFile.WriteAllBytes(jsonPath, doc);
@@ -252,6 +253,8 @@ internal sealed class ExplainRun
 
     private void Validate()
     {
+        if (_s.Images.FirstOrDefault(i => i.StartsWith('-') && i.Length > 1) is { } unknown)
+            throw new UsageException($"unknown option '{unknown}' (see 'cnn-fixations explain --help')");
         if (_s.Images.Length == 0 && _s.InputTensor == null)
             throw new UsageException("nothing to explain: give one or more image files, or --input-tensor FILE.npy");
         if (_s.Images.Length > 0 && _s.InputTensor != null)
@@ -273,10 +276,10 @@ internal sealed class ExplainRun
         if (model != null) return model;
         foreach (var dir in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {
-            string candidate = Path.Combine(dir, "models", BundledModelFile);
+            string candidate = Path.Combine(dir, "models", ExplainCommand.BundledModelFile);
             if (File.Exists(candidate)) return candidate;
         }
-        throw new CnnFixationsException($"no --model given and the bundled model (models/{BundledModelFile}) was not found next to the program");
+        throw new CnnFixationsException($"no --model given and the bundled model (models/{ExplainCommand.BundledModelFile}) was not found next to the program");
     }
 
     private Preprocessing ChoosePreprocessing(OnnxModel model)

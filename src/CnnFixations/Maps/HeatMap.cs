@@ -1,0 +1,105 @@
+using System.Numerics.Tensors;
+
+namespace CnnFixations.Maps;
+
+/// <summary>A Gaussian-blurred point density, normalized to a maximum of 1.</summary>
+public static class HeatMap
+{
+    /// <summary>
+    /// Counts the points per pixel (points outside the image are ignored), blurs the counts with a
+    /// Gaussian of the given sigma (weights exp(-d^2 / (2 sigma^2)) for |d| &lt;= ceil(3 sigma), zero
+    /// outside the image, no renormalization at the borders) and divides by the maximum. Row-major
+    /// height x width; all zeros when no point lies in the image. Sigma 0 means no blur.
+    /// </summary>
+    public static float[] FromPoints(IReadOnlyList<(int X, int Y)> points, int width, int height, double sigma = 20)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        if (width < 1 || height < 1)
+            throw new CnnFixationsException($"a heat map needs an image of at least 1x1 pixels, got {width}x{height}");
+        if (!(sigma >= 0) || double.IsInfinity(sigma))
+            throw new CnnFixationsException($"the heat map's sigma must be a non-negative number of pixels, got {sigma}");
+        var result = new float[(long)width * height];
+        var kernel = Kernel(sigma, Math.Max(width, height));
+        int radius = kernel.Length / 2;
+        var rows = BlurRows(points, width, height, kernel);
+        if (rows.Count == 0) return result;
+
+        // Vertical pass: output row yy sums the blurred point rows within the kernel radius, in row order.
+        var acc = new double[width];
+        float max = 0;
+        int first = 0;
+        for (int yy = 0; yy < height; yy++)
+        {
+            while (first < rows.Count && rows[first].Y < yy - radius) first++;
+            if (first == rows.Count) break;
+            if (rows[first].Y > yy + radius) continue;
+            int lo = width, hi = -1;
+            for (int k = first; k < rows.Count && rows[k].Y <= yy + radius; k++)
+            {
+                var row = rows[k];
+                var target = acc.AsSpan(row.Start, row.Values.Length);
+                TensorPrimitives.MultiplyAdd(row.Values, kernel[yy - row.Y + radius], target, target);
+                lo = Math.Min(lo, row.Start);
+                hi = Math.Max(hi, row.Start + row.Values.Length - 1);
+            }
+            var outRow = result.AsSpan(yy * width, width);
+            for (int x = lo; x <= hi; x++)
+            {
+                float v = (float)acc[x];
+                outRow[x] = v;
+                if (v > max) max = v;
+                acc[x] = 0;
+            }
+        }
+        if (!(max > 0)) return result;
+        for (int i = 0; i < result.Length; i++) result[i] /= max;
+        return result;
+    }
+
+    /// <summary>A row that holds points, blurred along x: Values cover x = Start .. Start + Values.Length - 1.</summary>
+    private sealed record BlurredRow(int Y, int Start, double[] Values);
+
+    /// <summary>The horizontal pass, only for rows that hold points, in increasing y.</summary>
+    private static List<BlurredRow> BlurRows(IReadOnlyList<(int X, int Y)> points, int width, int height, double[] kernel)
+    {
+        int radius = kernel.Length / 2;
+        var keys = new List<long>(points.Count);
+        foreach (var (x, y) in points)
+            if ((uint)x < (uint)width && (uint)y < (uint)height)
+                keys.Add((long)y * width + x);
+        keys.Sort();
+
+        var rows = new List<BlurredRow>();
+        int i = 0;
+        while (i < keys.Count)
+        {
+            int y = (int)(keys[i] / width);
+            int end = i;
+            while (end < keys.Count && keys[end] / width == y) end++;
+            int lo = Math.Max((int)(keys[i] % width) - radius, 0);
+            int hi = Math.Min((int)(keys[end - 1] % width) + radius, width - 1);
+            var values = new double[hi - lo + 1];
+            while (i < end)
+            {
+                int x = (int)(keys[i] % width);
+                int count = 0;
+                for (; i < end && keys[i] % width == x; i++) count++;
+                int from = Math.Max(x - radius, 0), to = Math.Min(x + radius, width - 1);
+                for (int p = from; p <= to; p++) values[p - lo] += count * kernel[p - x + radius];
+            }
+            rows.Add(new BlurredRow(y, lo, values));
+        }
+        return rows;
+    }
+
+    /// <summary>exp(-d^2 / (2 sigma^2)) for d = -R..R, R = ceil(3 sigma), capped at <paramref name="maxRadius"/> (farther weights touch nothing).</summary>
+    private static double[] Kernel(double sigma, int maxRadius)
+    {
+        if (sigma == 0) return [1.0];
+        int radius = (int)Math.Min(Math.Ceiling(3 * sigma), maxRadius);
+        var kernel = new double[2 * radius + 1];
+        for (int d = -radius; d <= radius; d++)
+            kernel[d + radius] = Math.Exp(-(double)d * d / (2 * sigma * sigma));
+        return kernel;
+    }
+}

@@ -1,0 +1,128 @@
+using CnnFixations.Imaging;
+using SkiaSharp;
+
+namespace CnnFixations.Maps;
+
+/// <summary>PNG renderings of heat maps: over the image, as grayscale, and plain images.</summary>
+public static class MapImages
+{
+    private static readonly SKColor BoxColour = new(0, 230, 0);
+    private static readonly SKColor OutlineColour = new(0, 0, 0);
+    private static readonly SKColor PointColour = new(255, 255, 255);
+
+    /// <summary>
+    /// The image with jet(heat) blended over it (out = (1 - alpha) * image + alpha * jet), the box drawn as
+    /// a green rectangle with a dark outline, and each point as a white dot.
+    /// </summary>
+    public static byte[] OverlayPng(RgbImage image, float[] heat, int[]? box, IReadOnlyList<(int X, int Y)> points, double alpha = 0.5)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(heat);
+        ArgumentNullException.ThrowIfNull(points);
+        int w = image.Width, h = image.Height;
+        if (heat.LongLength != (long)w * h)
+            throw new CnnFixationsException($"the heat map has {heat.LongLength} values, the {w}x{h} image needs {(long)w * h}");
+        if (box is not null && box.Length != 4)
+            throw new CnnFixationsException($"a box needs 4 values [xmin, ymin, xmax, ymax], got {box.Length}");
+        if (!(alpha >= 0 && alpha <= 1))
+            throw new CnnFixationsException($"the overlay alpha must be in [0, 1], got {alpha}");
+
+        using var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var rgba = bitmap.GetPixelSpan();
+        var src = image.Pixels;
+        for (int i = 0; i < heat.Length; i++)
+        {
+            var (r, g, b) = Colormap.Jet(heat[i]);
+            rgba[4 * i] = Blend(src[3 * i], r, alpha);
+            rgba[4 * i + 1] = Blend(src[3 * i + 1], g, alpha);
+            rgba[4 * i + 2] = Blend(src[3 * i + 2], b, alpha);
+            rgba[4 * i + 3] = 255;
+        }
+
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            float scale = Math.Min(w, h);
+            DrawPoints(canvas, points, Math.Max(1f, MathF.Round(scale / 300f)));
+            if (box is not null) DrawBox(canvas, box, Math.Max(2f, MathF.Round(scale / 200f)));
+        }
+        return Encode(bitmap);
+    }
+
+    /// <summary>An 8-bit grayscale PNG of a map in [0, 1] (values clamped): gray = round(255 * v).</summary>
+    public static byte[] GrayPng(float[] heat, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(heat);
+        if (width < 1 || height < 1 || heat.LongLength != (long)width * height)
+            throw new CnnFixationsException($"a {width}x{height} grayscale map needs {(long)width * height} values, got {heat.LongLength}");
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque));
+        var gray = bitmap.GetPixelSpan();
+        int stride = bitmap.RowBytes;
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                float v = heat[y * width + x];
+                double c = float.IsNaN(v) ? 0 : Math.Clamp(v, 0f, 1f);
+                gray[y * stride + x] = (byte)Math.Round(255 * c, MidpointRounding.AwayFromZero);
+            }
+        }
+        return Encode(bitmap);
+    }
+
+    /// <summary>The image as an RGB PNG.</summary>
+    public static byte[] EncodePng(RgbImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        using var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var rgba = bitmap.GetPixelSpan();
+        var src = image.Pixels;
+        for (int i = 0, n = image.Width * image.Height; i < n; i++)
+        {
+            rgba[4 * i] = src[3 * i];
+            rgba[4 * i + 1] = src[3 * i + 1];
+            rgba[4 * i + 2] = src[3 * i + 2];
+            rgba[4 * i + 3] = 255;
+        }
+        return Encode(bitmap);
+    }
+
+    private static byte Blend(byte image, byte colour, double alpha) =>
+        (byte)Math.Round((1 - alpha) * image + alpha * colour, MidpointRounding.AwayFromZero);
+
+    /// <summary>Each distinct point as a filled square-free round dot of the given radius.</summary>
+    private static void DrawPoints(SKCanvas canvas, IReadOnlyList<(int X, int Y)> points, float radius)
+    {
+        if (points.Count == 0) return;
+        var centres = points.Distinct().Select(p => new SKPoint(p.X + 0.5f, p.Y + 0.5f)).ToArray();
+        using var paint = new SKPaint
+        {
+            Color = PointColour,
+            IsAntialias = false,
+            Style = SKPaintStyle.Stroke,
+            StrokeWidth = 2 * radius,
+            StrokeCap = radius > 1 ? SKStrokeCap.Round : SKStrokeCap.Square,
+        };
+        canvas.DrawPoints(SKPointMode.Points, centres, paint);
+    }
+
+    /// <summary>The box's pixels outlined: a dark band under a green band of the given thickness, centred on the box edge pixels.</summary>
+    private static void DrawBox(SKCanvas canvas, int[] box, float thickness)
+    {
+        var rect = new SKRect(box[0] + 0.5f, box[1] + 0.5f, box[2] + 0.5f, box[3] + 0.5f);
+        using var paint = new SKPaint { IsAntialias = false, Style = SKPaintStyle.Stroke, StrokeJoin = SKStrokeJoin.Miter };
+        paint.Color = OutlineColour;
+        paint.StrokeWidth = thickness + 2;
+        canvas.DrawRect(rect, paint);
+        paint.Color = BoxColour;
+        paint.StrokeWidth = thickness;
+        canvas.DrawRect(rect, paint);
+    }
+
+    private static byte[] Encode(SKBitmap bitmap)
+    {
+        using var pixmap = bitmap.PeekPixels();
+        using var data = pixmap.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.AllFilters, 6))
+            ?? throw new CnnFixationsException($"PNG encoding of a {bitmap.Width}x{bitmap.Height} image failed");
+        return data.ToArray();
+    }
+}
