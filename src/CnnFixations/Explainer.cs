@@ -31,6 +31,7 @@ public sealed class Explainer : IDisposable
     private readonly ModelSession _session;
     private readonly UnravelPlan _plan;
     private readonly string[] _fetch;
+    private readonly Dictionary<string, int[]>? _shapes;
     private string[] _runtimeConstants;
     private readonly object _constantsLock = new();
 
@@ -41,7 +42,10 @@ public sealed class Explainer : IDisposable
         LogitsTensor = ClassifierHead.FindLogits(model, outputName);
         _plan = UnravelPlan.Create(model, LogitsTensor, RuleSet.Default);
         _runtimeConstants = _plan.RuntimeConstants.ToArray();
-        _fetch = _plan.ActivationTensors.Append(LogitsTensor).Distinct(StringComparer.Ordinal).ToArray();
+        // With a fixed input size the shapes are known before the forward pass, so only the tensors
+        // whose values the rules read are fetched (and written straight into preallocated buffers).
+        _shapes = model.InputShape.Length > 0 && model.InputShape.All(d => d > 0) ? ShapeInference.Infer(model, model.InputShape) : null;
+        _fetch = _plan.FetchList(_shapes).Except(_runtimeConstants).Append(LogitsTensor).Distinct(StringComparer.Ordinal).ToArray();
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
         Labels = LabelSet.FromModel(model);
     }
@@ -49,6 +53,8 @@ public sealed class Explainer : IDisposable
     public OnnxModel Model { get; }
     public UnravelOptions Options { get; }
     public string LogitsTensor { get; }
+    /// <summary>How many tensors each forward pass fetches besides the logits.</summary>
+    public int FetchedTensorCount => _fetch.Length - 1;
     public LabelSet? Labels { get; set; }
 
     /// <summary>The forward pass: logits and every activation the walk reads.</summary>
@@ -57,7 +63,9 @@ public sealed class Explainer : IDisposable
         CheckInput(input);
         string[] constants;
         lock (_constantsLock) constants = _runtimeConstants;
-        var values = _session.Run(input, constants.Length == 0 ? _fetch : _fetch.Concat(constants).ToArray());
+        var values = constants.Length == 0
+            ? _session.Run(input, _fetch, _shapes)
+            : _session.Run(input, _fetch.Concat(constants).ToArray());
         if (constants.Length > 0)
         {
             lock (_constantsLock)
@@ -91,7 +99,7 @@ public sealed class Explainer : IDisposable
         var sw = Stopwatch.StartNew();
         var start = new Unravel.FixationSet(LogitsTensor, logits.Shape);
         start.Add(target);
-        var walk = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward);
+        var walk = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes);
         var result = walk.Run(start);
         double unravelMs = sw.Elapsed.TotalMilliseconds;
         return new TensorExplanation(logits.Data, Predict(logits.Data, 5), target, logits.Data[target], result, forwardMs, unravelMs) { TargetLabel = Labels?[target] };

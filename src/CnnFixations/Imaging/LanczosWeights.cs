@@ -10,6 +10,8 @@ internal sealed class LanczosWeights
 {
     /// <summary>Fixed-point fraction bits: 8-bit samples times the weights stay inside an int.</summary>
     public const int FractionBits = 22;
+    /// <summary>One half in fixed point: the starting value of a weighted sum, so that the final shift rounds.</summary>
+    public const int Half = 1 << (FractionBits - 1);
     private const double Lobes = 3;
 
     private LanczosWeights(int[] first, int[] count, int[] weights, int stride)
@@ -77,6 +79,4 @@ internal sealed class LanczosWeights
         int v = accumulator >> FractionBits;
         return (byte)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
-
-    public const int Half = 1 << (FractionBits - 1);
 }

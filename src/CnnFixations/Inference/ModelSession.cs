@@ -43,7 +43,47 @@ public sealed class ModelSession : IDisposable
 
     public IReadOnlyList<string> ExtraOutputs { get; }
 
-    /// <summary>Runs the model on one input tensor and returns the requested tensors as float32.</summary>
+    private volatile bool _preallocationFailed;
+
+    /// <summary>
+    /// Runs the model on one input tensor and returns the requested tensors as float32. When every
+    /// requested tensor's shape is in <paramref name="knownShapes"/>, ONNX Runtime writes the outputs
+    /// straight into arrays allocated here (no copy).
+    /// </summary>
+    public Dictionary<string, TensorValue> Run(TensorValue input, IReadOnlyCollection<string> outputs, IReadOnlyDictionary<string, int[]>? knownShapes)
+    {
+        if (knownShapes == null || _preallocationFailed || !outputs.All(knownShapes.ContainsKey)) return Run(input, outputs);
+        var names = outputs.Distinct(StringComparer.Ordinal).ToArray();
+        var buffers = new float[names.Length][];
+        var values = new OrtValue[names.Length];
+        try
+        {
+            for (int i = 0; i < names.Length; i++)
+            {
+                var shape = knownShapes[names[i]];
+                buffers[i] = GC.AllocateUninitializedArray<float>(checked((int)Shapes.ElementCount(shape)));
+                values[i] = OrtValue.CreateTensorValueFromMemory(buffers[i], shape.Select(d => (long)d).ToArray());
+            }
+            using var inputValue = OrtValue.CreateTensorValueFromMemory(input.Data, input.Shape.Select(d => (long)d).ToArray());
+            using var runOptions = new RunOptions();
+            _session.Run(runOptions, new[] { _model.InputName }, new[] { inputValue }, names, values);
+        }
+        catch (OnnxRuntimeException)
+        {
+            // A shape or element type differs from the static inference: use ONNX Runtime's own buffers from now on.
+            _preallocationFailed = true;
+            return Run(input, outputs);
+        }
+        finally
+        {
+            foreach (var v in values) v?.Dispose();
+        }
+        var map = new Dictionary<string, TensorValue>(names.Length, StringComparer.Ordinal);
+        for (int i = 0; i < names.Length; i++) map[names[i]] = new TensorValue(knownShapes[names[i]], buffers[i]);
+        return map;
+    }
+
+    /// <summary>Runs the model on one input tensor and returns the requested tensors as float32 (copied from ONNX Runtime's buffers).</summary>
     public Dictionary<string, TensorValue> Run(TensorValue input, IReadOnlyCollection<string> outputs)
     {
         var shape = input.Shape.Select(d => (long)d).ToArray();

@@ -8,6 +8,11 @@ public static class AtomicFile
 {
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
+        if (bytes.IsEmpty)
+        {
+            Write(path, _ => { });
+            return;
+        }
         // A span cannot be captured by the lambda, so write it through a copy-free pinned stream.
         unsafe
         {

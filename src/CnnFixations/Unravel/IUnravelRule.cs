@@ -14,6 +14,9 @@ public interface IUnravelRule
     /// <summary>The inputs that can receive fixations; their activations are fetched for the walk.</summary>
     IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model);
 
+    /// <summary>The inputs whose forward values (not only shapes) the rule reads; only these are fetched from the forward pass.</summary>
+    IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => Array.Empty<int>();
+
     /// <summary>The constant inputs (weights, BatchNormalization parameters, pads) whose values the rule reads.</summary>
     IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model) => Array.Empty<string>();
 

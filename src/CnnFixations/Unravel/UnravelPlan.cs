@@ -9,21 +9,36 @@ namespace CnnFixations.Unravel;
 /// </summary>
 public sealed class UnravelPlan
 {
-    private UnravelPlan(string start, List<GraphNode> nodes, List<string> activations, List<string> runtimeConstants)
+    private UnravelPlan(string start, List<GraphNode> nodes, List<string> tensors, List<string> values, List<string> runtimeConstants)
     {
         StartTensor = start;
         Nodes = nodes;
-        ActivationTensors = activations;
+        Tensors = tensors;
+        ValueTensors = values;
         RuntimeConstants = runtimeConstants;
     }
 
     public string StartTensor { get; }
     /// <summary>Nodes that may receive fixations, in reverse topological order.</summary>
     public IReadOnlyList<GraphNode> Nodes { get; }
-    /// <summary>Non-constant tensors whose forward values (and shapes) the walk reads; the network input excluded.</summary>
-    public IReadOnlyList<string> ActivationTensors { get; }
+    /// <summary>Every non-constant tensor that may receive fixations (the walk needs their shapes); the network input excluded.</summary>
+    public IReadOnlyList<string> Tensors { get; }
+    /// <summary>The tensors among <see cref="Tensors"/> whose forward values the rules read.</summary>
+    public IReadOnlyList<string> ValueTensors { get; }
     /// <summary>Constant tensors the rules read that are not computable without ONNX Runtime.</summary>
     public IReadOnlyList<string> RuntimeConstants { get; }
+
+    /// <summary>
+    /// The tensors a forward pass must return for this walk: the values the rules read, plus every
+    /// tensor whose shape is not in <paramref name="staticShapes"/>, plus constants only ONNX Runtime can compute.
+    /// </summary>
+    public IReadOnlyList<string> FetchList(IReadOnlyDictionary<string, int[]>? staticShapes) =>
+        ValueTensors
+            .Concat(Tensors.Where(t => staticShapes == null || !staticShapes.ContainsKey(t)))
+            .Concat(RuntimeConstants)
+            .Distinct(StringComparer.Ordinal)
+            .OrderBy(t => t, StringComparer.Ordinal)
+            .ToList();
 
     public static UnravelPlan Create(OnnxModel model, string startTensor, RuleSet rules)
     {
@@ -35,6 +50,7 @@ public sealed class UnravelPlan
         var nodes = new Dictionary<int, GraphNode>();
         var tensors = new HashSet<string>(StringComparer.Ordinal);
         var constants = new HashSet<string>(StringComparer.Ordinal);
+        var values = new HashSet<string>(StringComparer.Ordinal);
         var stack = new Stack<string>();
         stack.Push(startTensor);
         tensors.Add(startTensor);
@@ -53,11 +69,13 @@ public sealed class UnravelPlan
                 if (tensors.Add(input)) stack.Push(input);
             }
             foreach (var c in rule.ConstantsRead(producer, model)) constants.Add(c);
+            foreach (int i in rule.ValuesRead(producer, model)) values.Add(producer.Inputs[i]);
         }
 
         var ordered = nodes.Values.OrderByDescending(n => n.Index).ToList();
-        var activations = tensors.Where(t => t != model.InputName).OrderBy(t => t, StringComparer.Ordinal).ToList();
+        var all = tensors.Where(t => t != model.InputName).OrderBy(t => t, StringComparer.Ordinal).ToList();
+        var read = values.Where(t => t != model.InputName && !model.IsConstant(t)).OrderBy(t => t, StringComparer.Ordinal).ToList();
         var runtimeConstants = constants.Where(c => model.TryGetConstant(c) == null).OrderBy(c => c, StringComparer.Ordinal).ToList();
-        return new UnravelPlan(startTensor, ordered, activations, runtimeConstants);
+        return new UnravelPlan(startTensor, ordered, all, read, runtimeConstants);
     }
 }

@@ -24,7 +24,7 @@ public sealed class UnravelStep
 
     public TensorValue Input(int i) => Activation(Node.Inputs[i]);
 
-    public int[] Shape(string tensor) => _walk.Activation(tensor, Node).Shape;
+    public int[] Shape(string tensor) => _walk.Shape(tensor, Node);
 
     public ConstTensor Constant(string tensor) => _walk.Constant(tensor, Node);
 

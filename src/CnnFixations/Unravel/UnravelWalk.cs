@@ -27,11 +27,15 @@ public sealed class UnravelWalk
     private readonly UnravelPlan _plan;
     private readonly RuleSet _rules;
     private readonly IReadOnlyDictionary<string, TensorValue> _activations;
+    private readonly IReadOnlyDictionary<string, int[]>? _shapes;
     private readonly Dictionary<string, FixationSet> _sets = new(StringComparer.Ordinal);
     private readonly List<FixationSet> _order = new();
 
-    public UnravelWalk(OnnxModel model, UnravelPlan plan, RuleSet rules, UnravelOptions options, IReadOnlyDictionary<string, TensorValue> activations)
+    /// <param name="shapes">Static shapes of tensors whose values were not fetched (see <see cref="Onnx.ShapeInference"/>).</param>
+    public UnravelWalk(OnnxModel model, UnravelPlan plan, RuleSet rules, UnravelOptions options, IReadOnlyDictionary<string, TensorValue> activations,
+        IReadOnlyDictionary<string, int[]>? shapes = null)
     {
+        _shapes = shapes;
         Model = model;
         _plan = plan;
         _rules = rules;
@@ -65,7 +69,7 @@ public sealed class UnravelWalk
                     : $"{node.Describe()}: op type {node.OpType} from domain '{node.Domain}' is not supported (only default-domain ONNX ops have unravel rules)");
             rule.Unravel(new UnravelStep(this, node, output));
         }
-        var input = _sets.TryGetValue(Model.InputName, out var s) ? s : new FixationSet(Model.InputName, Activation(Model.InputName, null).Shape);
+        var input = _sets.TryGetValue(Model.InputName, out var s) ? s : new FixationSet(Model.InputName, Shape(Model.InputName, null));
         return new UnravelResult(input, _order);
     }
 
@@ -76,6 +80,13 @@ public sealed class UnravelWalk
         throw new InvalidOperationException($"activation '{tensor}' was not fetched{(node == null ? "" : " for " + node.Describe())}");
     }
 
+    internal int[] Shape(string tensor, GraphNode? node)
+    {
+        if (_activations.TryGetValue(tensor, out var value)) return value.Shape;
+        if (_shapes != null && _shapes.TryGetValue(tensor, out var shape)) return shape;
+        return Activation(tensor, node).Shape;
+    }
+
     internal ConstTensor Constant(string tensor, GraphNode node) =>
         Model.TryGetConstant(tensor) ?? throw new CnnFixationsException($"{node.Describe()}: the value of constant '{tensor}' is not available");
 
@@ -83,7 +94,7 @@ public sealed class UnravelWalk
     {
         if (!_sets.TryGetValue(tensor, out var set))
         {
-            set = new FixationSet(tensor, Activation(tensor, null).Shape);
+            set = new FixationSet(tensor, Shape(tensor, null));
             _sets[tensor] = set;
             _order.Add(set);
         }

@@ -13,10 +13,22 @@ public sealed class AddRule : IUnravelRule
 
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.NonConstant(node, model);
 
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model)
+    {
+        var data = RuleInputs.NonConstant(node, model).ToList();
+        return data.Count > 1 ? data : Array.Empty<int>();
+    }
+
     public void Unravel(UnravelStep step)
     {
         var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
         var outShape = step.Output.Shape;
+        if (data.Length == 1)
+        {
+            var inShape = step.Shape(step.Node.Inputs[data[0]]);
+            foreach (int flat in step.Output.Indices()) step.Send(data[0], Broadcast.MapIndex(flat, outShape, inShape));
+            return;
+        }
         var values = data.Select(step.Input).ToArray();
         foreach (int flat in step.Output.Indices())
         {

@@ -14,6 +14,8 @@ public sealed class ConvRule : IUnravelRule
 
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
 
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+
     public IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model)
     {
         yield return node.Inputs[1];

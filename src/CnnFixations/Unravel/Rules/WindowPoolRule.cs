@@ -13,6 +13,8 @@ public sealed class WindowPoolRule : IUnravelRule
 
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
 
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+
     public void Unravel(UnravelStep step)
     {
         var node = step.Node;
@@ -68,6 +70,8 @@ public sealed class GlobalPoolRule : IUnravelRule
     public IReadOnlyList<string> OpTypes { get; } = new[] { "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean", "ReduceMax" };
 
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
 
     public IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model) =>
         node.OpType.StartsWith("Reduce", StringComparison.Ordinal) && node.InputOrNull(1) is { } axes ? new[] { axes } : Array.Empty<string>();

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using CnnFixations.Imaging;
+using CnnFixations.Inference;
+using CnnFixations.Maps;
+using CnnFixations.Onnx;
+
+namespace CnnFixations.Bench;
+
+/// <summary>Median and spread of one measured step, in milliseconds.</summary>
+internal sealed record Timing(double MedianMs, double MinMs, double MaxMs)
+{
+    public static Timing Measure(int warmup, int iterations, Action action)
+    {
+        for (int i = 0; i < warmup; i++) action();
+        var times = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times[i] = sw.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(times);
+        double median = iterations % 2 == 1 ? times[iterations / 2] : (times[iterations / 2 - 1] + times[iterations / 2]) / 2;
+        return new Timing(median, times[0], times[^1]);
+    }
+}
+
+internal sealed record ModelFigures
+{
+    public string Model { get; init; } = "";
+    public string Input { get; init; } = "";
+    public int Iterations { get; init; }
+    public double OrtSessionMs { get; init; }
+    public double LoadMs { get; init; }
+    public Timing? ForwardOnly { get; init; }
+    public Timing? ForwardWithOutputs { get; init; }
+    public Timing? Walk { get; init; }
+    public Timing? Postprocess { get; init; }
+    public Timing? Explain { get; init; }
+    public int ExtraOutputs { get; init; }
+    public int Fixations { get; init; }
+    public Dictionary<string, int> LayerFixations { get; init; } = new();
+    public double PeakMb { get; init; }
+
+    public Dictionary<string, object> ToJsonFigures()
+    {
+        var d = new Dictionary<string, object>();
+        void Add(string name, Timing? t) { if (t != null) d[name] = Math.Round(t.MedianMs, 3); }
+        Add("forwardOnlyMs", ForwardOnly);
+        Add("forwardWithOutputsMs", ForwardWithOutputs);
+        Add("walkMs", Walk);
+        Add("postprocessMs", Postprocess);
+        Add("explainMs", Explain);
+        d["fixations"] = Fixations;
+        d["peakMb"] = Math.Round(PeakMb, 1);
+        d["loadMs"] = Math.Round(LoadMs, 1);
+        d["ortSessionMs"] = Math.Round(OrtSessionMs, 1);
+        d["extraOutputs"] = ExtraOutputs;
+        return d;
+    }
+}
+
+/// <summary>Measures one model: plain ONNX Runtime forward, forward with the walk's outputs, the walk, post-processing, the whole explanation.</summary>
+internal static class ModelBench
+{
+    public static ModelFigures Run(string modelPath, int iterations, string imagePath)
+    {
+        // Start-up: ONNX Runtime's own session creation from the file, then the product's load (parse + session).
+        var swOrt = Stopwatch.StartNew();
+        using (var plainSession = new Microsoft.ML.OnnxRuntime.InferenceSession(modelPath)) { }
+        double ortSessionMs = swOrt.Elapsed.TotalMilliseconds;
+
+        var swLoad = Stopwatch.StartNew();
+        var model = OnnxModel.Load(modelPath);
+        using var explainer = new Explainer(model);
+        double loadMs = swLoad.Elapsed.TotalMilliseconds;
+
+        using var plain = new ModelSession(model, Array.Empty<string>());
+        var pre = Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;
+        var input = ExplanationInput.FromImage(imagePath, pre, model.InputShape[2], model.InputShape[3]);
+        var logitsOnly = new[] { explainer.LogitsTensor };
+
+        var forwardOnly = Timing.Measure(2, iterations, () => plain.Run(input.Tensor, logitsOnly));
+        Dictionary<string, TensorValue>? forward = null;
+        var forwardWithOutputs = Timing.Measure(2, iterations, () => forward = explainer.Forward(input.Tensor));
+        int target = Explainer.TopClasses(forward![explainer.LogitsTensor].Data, 1)[0];
+        TensorExplanation? explanation = null;
+        var walk = Timing.Measure(2, iterations, () => explanation = explainer.Unravel(forward!, target));
+        var postprocess = Timing.Measure(2, iterations, () => Postprocess(explanation!, input));
+        var explain = Timing.Measure(2, iterations, () =>
+        {
+            var e = explainer.Explain(input.Tensor);
+            Postprocess(e, input);
+        });
+
+        return new ModelFigures
+        {
+            Model = Path.GetFileName(modelPath),
+            Input = $"{model.InputShape[2]}x{model.InputShape[3]}",
+            Iterations = iterations,
+            OrtSessionMs = ortSessionMs,
+            LoadMs = loadMs,
+            ForwardOnly = forwardOnly,
+            ForwardWithOutputs = forwardWithOutputs,
+            Walk = walk,
+            Postprocess = postprocess,
+            Explain = explain,
+            ExtraOutputs = explainer.FetchedTensorCount,
+            Fixations = explanation!.Fixations.Input.Count,
+            LayerFixations = explanation.Fixations.Layers.ToDictionary(l => l.Tensor, l => l.Count),
+            PeakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1e6,
+        };
+    }
+
+    private static void Postprocess(TensorExplanation e, ExplanationInput input)
+    {
+        var map = FixationMap.Build(e.Fixations.Input, input);
+        MapImages.OverlayPng(input.Image!, map.Heat, map.Box, map.Points);
+        MapImages.GrayPng(map.Heat, map.Width, map.Height);
+    }
+}
