@@ -165,7 +165,7 @@ internal sealed class ExplainRun
 
     private void ExplainOne(Explainer explainer, OnnxModel model, string modelPath, ExplanationInput input, Stopwatch sw, List<byte[]> documents)
     {
-        var forward = explainer.Forward(input.Tensor);
+        using var forward = explainer.Forward(input.Tensor);
         double forwardMs = sw.Elapsed.TotalMilliseconds;
         int classes = explainer.ClassCount(forward);
         var logits = forward[explainer.LogitsTensor].Data;

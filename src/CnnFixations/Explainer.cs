@@ -57,14 +57,19 @@ public sealed class Explainer : IDisposable
     public int FetchedTensorCount => _fetch.Length - 1;
     public LabelSet? Labels { get; set; }
 
-    /// <summary>The forward pass: logits and every activation the walk reads.</summary>
-    public Dictionary<string, TensorValue> Forward(TensorValue input)
+    /// <summary>
+    /// The forward pass: logits and every activation the walk reads. Dispose the result when done
+    /// with it, so that the next pass reuses its buffers.
+    /// </summary>
+    public ForwardPass Forward(TensorValue input)
     {
         CheckInput(input);
         string[] constants;
         lock (_constantsLock) constants = _runtimeConstants;
+        float[][]? buffers = null;
+        if (constants.Length == 0 && _shapes != null && !_buffers.TryTake(out buffers)) buffers = new float[_fetch.Length][];
         var values = constants.Length == 0
-            ? _session.Run(input, _fetch, _shapes)
+            ? _session.Run(input, _fetch, _shapes, buffers)
             : _session.Run(input, _fetch.Concat(constants).ToArray());
         if (constants.Length > 0)
         {
@@ -76,14 +81,21 @@ public sealed class Explainer : IDisposable
             }
         }
         values[Model.InputName] = input;
-        return values;
+        return new ForwardPass(values, buffers == null ? null : () =>
+        {
+            if (_buffers.Count < MaxPooledBuffers) _buffers.Add(buffers);
+        });
     }
+
+    // Activation buffers of finished passes, reused by later ones (a few sets: one per pass in flight).
+    private readonly System.Collections.Concurrent.ConcurrentBag<float[][]> _buffers = new();
+    private static readonly int MaxPooledBuffers = Math.Max(2, Environment.ProcessorCount);
 
     /// <summary>Runs the forward pass and unravels the given class (null: the top-1 class).</summary>
     public TensorExplanation Explain(TensorValue input, int? target = null)
     {
         var sw = Stopwatch.StartNew();
-        var values = Forward(input);
+        using var values = Forward(input);
         double forwardMs = sw.Elapsed.TotalMilliseconds;
         var logits = values[LogitsTensor];
         int k = target ?? TopClasses(logits.Data, 1)[0];

@@ -50,18 +50,20 @@ public sealed class ModelSession : IDisposable
     /// requested tensor's shape is in <paramref name="knownShapes"/>, ONNX Runtime writes the outputs
     /// straight into arrays allocated here (no copy).
     /// </summary>
-    public Dictionary<string, TensorValue> Run(TensorValue input, IReadOnlyCollection<string> outputs, IReadOnlyDictionary<string, int[]>? knownShapes)
+    /// <param name="buffers">Arrays to write into (one per distinct output, in order, of the exact sizes), reused from an earlier run; null to allocate.</param>
+    public Dictionary<string, TensorValue> Run(TensorValue input, IReadOnlyCollection<string> outputs, IReadOnlyDictionary<string, int[]>? knownShapes, float[][]? buffers = null)
     {
         if (knownShapes == null || _preallocationFailed || !outputs.All(knownShapes.ContainsKey)) return Run(input, outputs);
         var names = outputs.Distinct(StringComparer.Ordinal).ToArray();
-        var buffers = new float[names.Length][];
+        buffers ??= new float[names.Length][];
         var values = new OrtValue[names.Length];
         try
         {
             for (int i = 0; i < names.Length; i++)
             {
                 var shape = knownShapes[names[i]];
-                buffers[i] = GC.AllocateUninitializedArray<float>(checked((int)Shapes.ElementCount(shape)));
+                int length = checked((int)Shapes.ElementCount(shape));
+                if (buffers[i] == null || buffers[i].Length != length) buffers[i] = GC.AllocateUninitializedArray<float>(length);
                 values[i] = OrtValue.CreateTensorValueFromMemory(buffers[i], shape.Select(d => (long)d).ToArray());
             }
             using var inputValue = OrtValue.CreateTensorValueFromMemory(input.Data, input.Shape.Select(d => (long)d).ToArray());

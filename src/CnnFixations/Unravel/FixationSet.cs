@@ -1,4 +1,3 @@
-using System.Numerics;
 using CnnFixations.Onnx;
 
 namespace CnnFixations.Unravel;
@@ -9,15 +8,16 @@ namespace CnnFixations.Unravel;
 /// </summary>
 public sealed class FixationSet
 {
-    private readonly ulong[] _bits;
+    // Fixation sets are tiny next to their tensors (tens to thousands of neurons out of millions),
+    // so they are kept as a hash set, sorted once when enumerated.
+    private readonly HashSet<int> _members = new();
+    private int[]? _sorted;
 
     public FixationSet(string tensor, int[] shape)
     {
         Tensor = tensor;
         Shape = shape;
-        long n = Shapes.ElementCount(shape);
-        Length = checked((int)n);
-        _bits = new ulong[(Length + 63) / 64];
+        Length = checked((int)Shapes.ElementCount(shape));
     }
 
     public string Tensor { get; }
@@ -25,44 +25,34 @@ public sealed class FixationSet
     /// <summary>Number of neurons in the tensor.</summary>
     public int Length { get; }
     /// <summary>Number of neurons in the set.</summary>
-    public int Count { get; private set; }
-    public bool IsEmpty => Count == 0;
+    public int Count => _members.Count;
+    public bool IsEmpty => _members.Count == 0;
 
     public bool Add(int index)
     {
         if ((uint)index >= (uint)Length)
             throw new ArgumentOutOfRangeException(nameof(index), $"neuron {index} outside tensor '{Tensor}' of shape {Shapes.Format(Shape)}");
-        ref ulong word = ref _bits[index >> 6];
-        ulong mask = 1UL << (index & 63);
-        if ((word & mask) != 0) return false;
-        word |= mask;
-        Count++;
+        if (!_members.Add(index)) return false;
+        _sorted = null;
         return true;
     }
 
-    public bool Contains(int index) => (uint)index < (uint)Length && (_bits[index >> 6] & (1UL << (index & 63))) != 0;
+    public bool Contains(int index) => _members.Contains(index);
 
-    public IEnumerable<int> Indices()
+    /// <summary>The flat indices in ascending order.</summary>
+    public ReadOnlySpan<int> Indices()
     {
-        for (int w = 0; w < _bits.Length; w++)
+        if (_sorted == null)
         {
-            ulong word = _bits[w];
-            while (word != 0)
-            {
-                int bit = BitOperations.TrailingZeroCount(word);
-                yield return (w << 6) + bit;
-                word &= word - 1;
-            }
+            var sorted = new int[_members.Count];
+            _members.CopyTo(sorted);
+            Array.Sort(sorted);
+            _sorted = sorted;
         }
+        return _sorted;
     }
 
-    public int[] ToArray()
-    {
-        var result = new int[Count];
-        int i = 0;
-        foreach (int index in Indices()) result[i++] = index;
-        return result;
-    }
+    public int[] ToArray() => Indices().ToArray();
 
     /// <summary>The neurons as index tuples without the batch axis: (c,y,x) for a [1,C,H,W] tensor, (n) for [1,N].</summary>
     public List<int[]> ToNeurons()

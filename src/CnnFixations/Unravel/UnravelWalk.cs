@@ -5,11 +5,15 @@ namespace CnnFixations.Unravel;
 /// <summary>The fixations found by one walk: on the network input and on every tensor on the way.</summary>
 public sealed class UnravelResult
 {
-    internal UnravelResult(FixationSet input, IReadOnlyList<FixationSet> layers)
+    internal UnravelResult(FixationSet input, IReadOnlyList<FixationSet> layers, IReadOnlyDictionary<string, double> ruleMs)
     {
         Input = input;
         Layers = layers;
+        RuleMilliseconds = ruleMs;
     }
+
+    /// <summary>Time spent in each rule (by rule type name), for profiling the walk.</summary>
+    public IReadOnlyDictionary<string, double> RuleMilliseconds { get; }
 
     /// <summary>The fixations on the network input tensor.</summary>
     public FixationSet Input { get; }
@@ -52,6 +56,7 @@ public sealed class UnravelWalk
         if (start.Tensor != _plan.StartTensor) throw new ArgumentException("the start set is not on the plan's start tensor");
         _sets[start.Tensor] = start;
         _order.Add(start);
+        var ruleMs = new SortedDictionary<string, double>(StringComparer.Ordinal);
         foreach (var node in _plan.Nodes)
         {
             FixationSet? output = null;
@@ -67,10 +72,13 @@ public sealed class UnravelWalk
                 node.IsDefaultDomain
                     ? $"{node.Describe()}: op type {node.OpType} is not supported by CNN Fixations (no unravel rule covers it)"
                     : $"{node.Describe()}: op type {node.OpType} from domain '{node.Domain}' is not supported (only default-domain ONNX ops have unravel rules)");
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             rule.Unravel(new UnravelStep(this, node, output));
+            string key = rule.GetType().Name;
+            ruleMs[key] = ruleMs.GetValueOrDefault(key) + System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         }
         var input = _sets.TryGetValue(Model.InputName, out var s) ? s : new FixationSet(Model.InputName, Shape(Model.InputName, null));
-        return new UnravelResult(input, _order);
+        return new UnravelResult(input, _order, ruleMs);
     }
 
     internal TensorValue Activation(string tensor, GraphNode? node)
