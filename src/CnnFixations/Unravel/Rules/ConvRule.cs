@@ -52,17 +52,11 @@ public sealed class ConvRule : IUnravelRule
         if (step.Options.FoldBatchNorm) scale = BatchNormScale(step, cout);
         int coutG = cout / group;
         int plane = outH * outW;
-        int taps = kh * kw;
         var sums = new double[cinG];
-        // Weights as [Cout][Kh][Kw][CinG] and input columns A[group channels, row, col] as float64,
-        // so that each tap adds a contiguous run of channels (see ContributionKernels).
-        float[]? wByTap = cinG > 1 ? TapMajorWeights(node, w, cout, cinG, taps) : null;
-        var columns = new Dictionary<long, double[]>();
         foreach (int flat in step.Output.Indices())
         {
             int c = flat / plane, y = flat % plane / outW, xo = flat % outW;
-            int g = c / coutG;
-            int k0 = g * cinG;
+            int k0 = c / coutG * cinG;
             // Folding gamma/sigma into W scales every channel's sum by the same factor, so only its
             // sign matters: a negative factor turns the argmax into an argmin (ties: lowest channel).
             double sign = scale == null ? 1.0 : scale[c] > 0 ? 1.0 : scale[c] < 0 ? -1.0 : 0.0;
@@ -70,20 +64,24 @@ public sealed class ConvRule : IUnravelRule
             int kk = 0;
             if (cinG > 1)
             {
-                Array.Clear(sums);
-                for (int u = 0; u < kh; u++)
+                for (int k = 0; k < cinG; k++)
                 {
-                    int row = row0 + u * window.DilationH;
-                    if ((uint)row >= (uint)inH) continue;
-                    for (int v = 0; v < kw; v++)
+                    double sum = 0;
+                    int wBase = (c * cinG + k) * kh * kw;
+                    int aBase = (k0 + k) * inH * inW;
+                    for (int u = 0; u < kh; u++)
                     {
-                        int col = col0 + v * window.DilationW;
-                        if ((uint)col >= (uint)inW) continue;
-                        var column = Column(columns, x.Data, g, k0, cinG, row, col, inH, inW);
-                        ContributionKernels.AccumulateProducts(sums, column, wByTap.AsSpan((c * taps + u * kw + v) * cinG, cinG));
+                        int row = row0 + u * window.DilationH;
+                        if ((uint)row >= (uint)inH) continue;
+                        for (int v = 0; v < kw; v++)
+                        {
+                            int col = col0 + v * window.DilationW;
+                            if ((uint)col >= (uint)inW) continue;
+                            sum += (double)x.Data[aBase + row * inW + col] * w[wBase + u * kw + v];
+                        }
                     }
+                    sums[k] = sign * sum;
                 }
-                if (sign != 1.0) for (int k = 0; k < cinG; k++) sums[k] *= sign;
                 kk = Select.Argmax(sums);
                 if (kk < 0) continue; // every score is NaN: nothing to follow
             }
@@ -94,33 +92,6 @@ public sealed class ConvRule : IUnravelRule
             step.Send(0, (channel * inH + pr) * inW + pc);
         }
     }
-
-    /// <summary>The input channels of group <paramref name="g"/> at (row, col), as float64, cached per position.</summary>
-    private static double[] Column(Dictionary<long, double[]> cache, float[] a, int g, int k0, int count, int row, int col, int inH, int inW)
-    {
-        long key = ((long)g * inH + row) * inW + col;
-        if (cache.TryGetValue(key, out var column)) return column;
-        column = new double[count];
-        int planeSize = inH * inW;
-        int index = k0 * planeSize + row * inW + col;
-        for (int k = 0; k < count; k++, index += planeSize) column[k] = a[index];
-        cache[key] = column;
-        return column;
-    }
-
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GraphNode, float[]> TapMajor = new();
-
-    /// <summary>The Conv weight W[c,k,u,v] rearranged as [c][u][v][k], computed once per node.</summary>
-    private static float[] TapMajorWeights(GraphNode node, float[] w, int cout, int cinG, int taps) =>
-        TapMajor.GetValue(node, _ =>
-        {
-            var result = new float[w.Length];
-            for (int c = 0; c < cout; c++)
-                for (int k = 0; k < cinG; k++)
-                    for (int t = 0; t < taps; t++)
-                        result[(c * taps + t) * cinG + k] = w[(c * cinG + k) * taps + t];
-            return result;
-        });
 
     private static (int Row, int Col) Refine(float[] a, float[] w, int wBase, int aBase, double sign, int row0, int col0, Window2D window, int inH, int inW, int y, int x)
     {
