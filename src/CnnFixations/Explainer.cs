@@ -20,6 +20,9 @@ public sealed record TensorExplanation(
 {
     /// <summary>The target's label, or null when the model has no labels.</summary>
     public string? TargetLabel { get; init; }
+
+    /// <summary>The start of the walk when it is not a class logit (<see cref="Explainer.UnravelFrom"/>).</summary>
+    public StartPoint? Start { get; init; }
 }
 
 /// <summary>
@@ -35,17 +38,20 @@ public sealed class Explainer : IDisposable
     private string[] _runtimeConstants;
     private readonly object _constantsLock = new();
 
-    public Explainer(OnnxModel model, UnravelOptions? options = null, string? outputName = null, int intraOpThreads = 0)
+    /// <param name="startTensor">Walk from this tensor instead of the class logits (see <see cref="UnravelFrom"/>).</param>
+    public Explainer(OnnxModel model, UnravelOptions? options = null, string? outputName = null, int intraOpThreads = 0, string? startTensor = null)
     {
         Model = model;
         Options = options ?? UnravelOptions.Default;
         LogitsTensor = ClassifierHead.FindLogits(model, outputName);
-        _plan = UnravelPlan.Create(model, LogitsTensor, RuleSet.Default);
+        StartTensor = startTensor ?? LogitsTensor;
+        _plan = UnravelPlan.Create(model, StartTensor, RuleSet.Default);
         _runtimeConstants = _plan.RuntimeConstants.ToArray();
         // With a fixed input size the shapes are known before the forward pass, so only the tensors
         // whose values the rules read are fetched (and written straight into preallocated buffers).
         _shapes = model.InputShape.Length > 0 && model.InputShape.All(d => d > 0) ? ShapeInference.Infer(model, model.InputShape) : null;
-        _fetch = _plan.FetchList(_shapes).Except(_runtimeConstants).Append(LogitsTensor).Distinct(StringComparer.Ordinal).ToArray();
+        _fetch = _plan.FetchList(_shapes).Except(_runtimeConstants).Append(LogitsTensor).Append(StartTensor)
+            .Where(t => t != model.InputName).Distinct(StringComparer.Ordinal).ToArray();
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
         Labels = LabelSet.FromModel(model);
     }
@@ -53,6 +59,8 @@ public sealed class Explainer : IDisposable
     public OnnxModel Model { get; }
     public UnravelOptions Options { get; }
     public string LogitsTensor { get; }
+    /// <summary>The tensor walks start from: the logits, or the tensor given to the constructor.</summary>
+    public string StartTensor { get; }
     /// <summary>How many tensors each forward pass fetches besides the logits.</summary>
     public int FetchedTensorCount => _fetch.Length - 1;
     public LabelSet? Labels { get; set; }
@@ -108,6 +116,7 @@ public sealed class Explainer : IDisposable
         var logits = forward[LogitsTensor];
         if (target < 0 || target >= logits.Length)
             throw new CnnFixationsException($"class index {target} is out of range: the model has {logits.Length} classes (0..{logits.Length - 1})");
+        if (StartTensor != LogitsTensor) throw new InvalidOperationException("this explainer walks from " + StartTensor);
         var sw = Stopwatch.StartNew();
         var start = new Unravel.FixationSet(LogitsTensor, logits.Shape);
         start.Add(target);
@@ -117,16 +126,33 @@ public sealed class Explainer : IDisposable
         return new TensorExplanation(logits.Data, Predict(logits.Data, 5), target, logits.Data[target], result, forwardMs, unravelMs) { TargetLabel = Labels?[target] };
     }
 
+    /// <summary>Unravels from a neuron or channel of the start tensor (any layer); the prediction is reported alongside.</summary>
+    public TensorExplanation UnravelFrom(IReadOnlyDictionary<string, TensorValue> forward, StartPoint start, double forwardMs = 0)
+    {
+        if (start.Tensor != StartTensor) throw new InvalidOperationException($"this explainer walks from {StartTensor}, not {start.Tensor}");
+        var logits = forward[LogitsTensor];
+        var sw = Stopwatch.StartNew();
+        var set = start.Neurons(forward[StartTensor]);
+        var result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes).Run(set);
+        int top = TopClasses(logits.Data, 1)[0];
+        return new TensorExplanation(logits.Data, Predict(logits.Data, 5), top, logits.Data[top], result, forwardMs, sw.Elapsed.TotalMilliseconds)
+        {
+            TargetLabel = Labels?[top],
+            Start = start,
+        };
+    }
+
     public int ClassCount(IReadOnlyDictionary<string, TensorValue> forward) => forward[LogitsTensor].Length;
+
+    /// <summary>The static shape of a tensor for the model's fixed input size (null when unknown).</summary>
+    public int[]? TensorShape(string tensor) =>
+        _shapes != null && _shapes.TryGetValue(tensor, out var s) ? s : Model.IsConstant(tensor) ? Model.TryGetConstant(tensor)?.Shape : null;
 
     /// <summary>The top <paramref name="count"/> classes with softmax probabilities (ties: lower index first).</summary>
     public IReadOnlyList<Prediction> Predict(float[] logits, int count)
     {
-        double max = double.NegativeInfinity;
-        foreach (float v in logits) if (v > max) max = v;
-        double sum = 0;
-        foreach (float v in logits) sum += Math.Exp(v - max);
-        return TopClasses(logits, count).Select(i => new Prediction(i, Labels?[i], Math.Exp(logits[i] - max) / sum)).ToList();
+        var p = CropProtocol.Softmax(logits);
+        return TopClasses(logits, count).Select(i => new Prediction(i, Labels?[i], p[i])).ToList();
     }
 
     public static int[] TopClasses(float[] logits, int count)

@@ -5,28 +5,29 @@ namespace CnnFixations;
 
 /// <summary>
 /// What the network sees and where it came from: the input tensor, the original image (if any)
-/// and the region of that image the input shows, for mapping fixations back to image pixels.
+/// and the geometry that maps input pixels back to original-image pixels.
 /// </summary>
 public sealed class ExplanationInput
 {
-    private ExplanationInput(string? imagePath, RgbImage? image, TensorValue tensor, InputRegion region, int width, int height)
+    private ExplanationInput(string? imagePath, RgbImage? image, TensorValue tensor, InputGeometry geometry, string name)
     {
         ImagePath = imagePath;
         Image = image;
         Tensor = tensor;
-        Region = region;
-        Width = width;
-        Height = height;
+        Geometry = geometry;
+        Name = name;
     }
 
     public string? ImagePath { get; }
     /// <summary>The decoded, upright original image; null for a direct tensor.</summary>
     public RgbImage? Image { get; }
     public TensorValue Tensor { get; }
-    public InputRegion Region { get; }
+    public InputGeometry Geometry { get; }
+    /// <summary>Which view of the image this is ("whole", "centre", "top-left", "top-left mirrored", ...).</summary>
+    public string Name { get; }
     /// <summary>Width of the original image (of the tensor for a direct tensor).</summary>
-    public int Width { get; }
-    public int Height { get; }
+    public int Width => Geometry.ImageWidth;
+    public int Height => Geometry.ImageHeight;
 
     /// <summary>The whole image resized to the model's input size (the default geometry), then normalized.</summary>
     public static ExplanationInput FromImage(string path, Preprocessing preprocessing, int inputHeight, int inputWidth, long maxPixels = ImageLoader.DefaultMaxPixels)
@@ -38,9 +39,40 @@ public sealed class ExplanationInput
     public static ExplanationInput FromImage(string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth)
     {
         var resized = image.Width == inputWidth && image.Height == inputHeight ? image : Resampler.Resize(image, inputWidth, inputHeight);
-        var data = preprocessing.ToTensor(resized);
-        var tensor = new TensorValue(new[] { 1, 3, inputHeight, inputWidth }, data);
-        return new ExplanationInput(path, image, tensor, new InputRegion(0, 0, image.Width, image.Height, false), image.Width, image.Height);
+        return new ExplanationInput(path, image, ToTensor(resized, preprocessing), InputGeometry.WholeImage(image.Width, image.Height), "whole");
+    }
+
+    /// <summary>
+    /// The image resized so that its short side is <paramref name="shortSide"/>, then the given crops of the
+    /// input size (the spec's five-crop protocol uses the four corners and the centre, each also mirrored).
+    /// </summary>
+    public static IReadOnlyList<ExplanationInput> Crops(string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth,
+        int shortSide, IEnumerable<CropPosition> positions, bool withMirrors)
+    {
+        double scale = (double)shortSide / Math.Min(image.Width, image.Height);
+        int rw = Math.Max(inputWidth, (int)Math.Round(image.Width * scale));
+        int rh = Math.Max(inputHeight, (int)Math.Round(image.Height * scale));
+        var resized = rw == image.Width && rh == image.Height ? image : Resampler.Resize(image, rw, rh);
+        var result = new List<ExplanationInput>();
+        foreach (var position in positions)
+        {
+            var (cx, cy) = position switch
+            {
+                CropPosition.TopLeft => (0, 0),
+                CropPosition.TopRight => (rw - inputWidth, 0),
+                CropPosition.BottomLeft => (0, rh - inputHeight),
+                CropPosition.BottomRight => (rw - inputWidth, rh - inputHeight),
+                _ => ((rw - inputWidth) / 2, (rh - inputHeight) / 2),
+            };
+            var crop = Resampler.Crop(resized, cx, cy, inputWidth, inputHeight);
+            string name = position.ToString().ToLowerInvariant();
+            result.Add(new ExplanationInput(path, image, ToTensor(crop, preprocessing),
+                new InputGeometry(image.Width, image.Height, rw, rh, new InputRegion(cx, cy, inputWidth, inputHeight, false)), name));
+            if (withMirrors)
+                result.Add(new ExplanationInput(path, image, ToTensor(Resampler.MirrorHorizontal(crop), preprocessing),
+                    new InputGeometry(image.Width, image.Height, rw, rh, new InputRegion(cx, cy, inputWidth, inputHeight, true)), name + " mirrored"));
+        }
+        return result;
     }
 
     /// <summary>A float32 [1,C,H,W] tensor from a .npy file, used as the network input as it is.</summary>
@@ -50,10 +82,15 @@ public sealed class ExplanationInput
         var (shape, data) = NpyFile.ReadFloat32(path);
         if (shape.Length != 4 || shape[0] != 1)
             throw new CnnFixationsException($"input tensor '{path}' has shape {Shapes.Format(shape)}; a float32 [1,C,H,W] array is needed");
-        var tensor = new TensorValue(shape, data);
-        return new ExplanationInput(null, null, tensor, new InputRegion(0, 0, shape[3], shape[2], false), shape[3], shape[2]);
+        return new ExplanationInput(null, null, new TensorValue(shape, data), InputGeometry.WholeImage(shape[3], shape[2]), "tensor");
     }
 
     /// <summary>The original-image pixel (X, Y) of network-input pixel (y, x).</summary>
-    public (int X, int Y) MapToImage(int y, int x) => Region.MapToImage(y, x, Tensor.Shape[2], Tensor.Shape[3]);
+    public (int X, int Y) MapToImage(int y, int x) => Geometry.MapToImage(y, x, Tensor.Shape[2], Tensor.Shape[3]);
+
+    private static TensorValue ToTensor(RgbImage image, Preprocessing preprocessing) =>
+        new(new[] { 1, 3, image.Height, image.Width }, preprocessing.ToTensor(image));
 }
+
+/// <summary>Where a crop is taken from the resized image.</summary>
+public enum CropPosition { TopLeft, TopRight, BottomLeft, BottomRight, Centre }

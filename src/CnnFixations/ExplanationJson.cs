@@ -8,8 +8,11 @@ namespace CnnFixations;
 /// </summary>
 public static class ExplanationJson
 {
+    /// <param name="predictions">Predictions to report instead of the explanation's own (the five-crop mean).</param>
+    /// <param name="crops">For the five-crop protocol: the unravelled crops; inputFixations then lists the union of theirs.</param>
     public static void Write(Utf8JsonWriter w, string? imagePath, string modelPath, string modelSha256, ExplanationInput input,
-        TensorExplanation explanation, FixationMap map, double totalMs)
+        TensorExplanation explanation, FixationMap map, double totalMs,
+        IReadOnlyList<Prediction>? predictions = null, IReadOnlyList<CropExplanation>? crops = null)
     {
         w.WriteStartObject();
         if (imagePath == null) w.WriteNull("image"); else w.WriteString("image", imagePath);
@@ -21,7 +24,7 @@ public static class ExplanationJson
         w.WriteEndObject();
 
         w.WriteStartArray("predictions");
-        foreach (var p in explanation.Predictions)
+        foreach (var p in predictions ?? explanation.Predictions)
         {
             w.WriteStartObject();
             w.WriteNumber("index", p.Index);
@@ -32,19 +35,41 @@ public static class ExplanationJson
         w.WriteEndArray();
 
         w.WriteStartObject("target");
-        w.WriteNumber("index", explanation.Target);
-        WriteLabel(w, explanation.Predictions.FirstOrDefault(p => p.Index == explanation.Target)?.Label ?? explanation.TargetLabel);
-        w.WriteNumber("logit", explanation.TargetLogit);
+        if (explanation.Start is { } start)
+        {
+            w.WriteString("start", start.ToString());
+            w.WriteString("tensor", start.Tensor);
+            w.WriteNumber("neurons", explanation.Fixations.Layers[0].Count);
+        }
+        else
+        {
+            w.WriteNumber("index", explanation.Target);
+            WriteLabel(w, explanation.TargetLabel);
+            w.WriteNumber("logit", explanation.TargetLogit);
+        }
         w.WriteEndObject();
 
-        w.WriteStartArray("inputFixations");
-        foreach (var n in explanation.Fixations.Input.ToNeurons())
+        var neurons = crops == null
+            ? explanation.Fixations.Input.ToNeurons()
+            : crops.SelectMany(c => c.Explanation.Fixations.Input.ToNeurons()).DistinctBy(n => (n[0], n[1], n[2])).OrderBy(n => n[0]).ThenBy(n => n[1]).ThenBy(n => n[2]).ToList();
+        WriteNeurons(w, "inputFixations", neurons);
+        if (crops != null)
         {
-            w.WriteStartArray();
-            foreach (int v in n) w.WriteNumberValue(v);
+            w.WriteStartArray("crops");
+            foreach (var c in crops)
+            {
+                w.WriteStartObject();
+                w.WriteString("crop", c.Crop.Name);
+                var r = c.Crop.Geometry;
+                w.WriteStartArray("region");
+                foreach (int v in new[] { r.Region.X, r.Region.Y, r.Region.Width, r.Region.Height, r.ResizedWidth, r.ResizedHeight }) w.WriteNumberValue(v);
+                w.WriteEndArray();
+                w.WriteNumber("logit", c.Explanation.TargetLogit);
+                WriteNeurons(w, "inputFixations", c.Explanation.Fixations.Input.ToNeurons());
+                w.WriteEndObject();
+            }
             w.WriteEndArray();
         }
-        w.WriteEndArray();
 
         WritePoints(w, "points", map.Points);
         WritePoints(w, "keptPoints", map.KeptPoints);
@@ -62,6 +87,18 @@ public static class ExplanationJson
         w.WriteNumber("totalMs", Math.Round(totalMs, 3));
         w.WriteEndObject();
         w.WriteEndObject();
+    }
+
+    private static void WriteNeurons(Utf8JsonWriter w, string name, IEnumerable<int[]> neurons)
+    {
+        w.WriteStartArray(name);
+        foreach (var n in neurons)
+        {
+            w.WriteStartArray();
+            foreach (int v in n) w.WriteNumberValue(v);
+            w.WriteEndArray();
+        }
+        w.WriteEndArray();
     }
 
     private static void WriteLabel(Utf8JsonWriter w, string? label)

@@ -1,0 +1,496 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using CnnFixations.Imaging;
+using CnnFixations.Maps;
+using CnnFixations.Onnx;
+using CnnFixations.Unravel;
+
+namespace CnnFixations.Cli;
+
+/// <summary>What happened to one input: its JSON documents (in memory or as files), its top-1 class and box, or its error.</summary>
+internal sealed class ImageOutcome
+{
+    public required InputFile File { get; init; }
+    public List<byte[]> Documents { get; } = new();
+    public List<string> DocumentFiles { get; } = new();
+    public Prediction? Top1 { get; set; }
+    public int[]? Box { get; set; }
+    public string? Error { get; set; }
+    public bool Skipped { get; set; }
+}
+
+/// <summary>
+/// One invocation of <c>explain</c>: validates the settings, loads the model and creates the ONNX
+/// Runtime session once, explains the inputs (several at once, up to --jobs, each holding one set of
+/// activations), writes every output atomically, and assembles results.jsonl / results.csv in input order.
+/// </summary>
+internal sealed class ExplainRun
+{
+    private readonly ExplainSettings _s;
+    private readonly TextWriter _stdout;
+    private readonly TextWriter _stderr;
+    private readonly TextWriter _info;
+    private OnnxModel _model = null!;
+    private Explainer _explainer = null!;
+    private string _modelPath = "";
+    private Preprocessing _preprocessing = Preprocessing.Torchvision;
+    private int _inputH, _inputW;
+    private StartPoint? _start;
+
+    public ExplainRun(ExplainSettings settings, TextWriter stdout, TextWriter stderr)
+    {
+        _s = settings;
+        _stdout = stdout;
+        _stderr = stderr;
+        _info = settings.Json == "-" ? stderr : stdout;
+    }
+
+    public int Execute()
+    {
+        Validate();
+        _start = _s.Start != null ? StartPoint.Parse(_s.Start) : null;
+        var files = _s.InputTensor != null
+            ? new List<InputFile> { new(_s.InputTensor, Path.GetFileNameWithoutExtension(_s.InputTensor)) }
+            : InputFiles.Expand(_s.Images, _s.Recursive);
+        bool batch = files.Count > 1 || _s.Images.Any(Directory.Exists) || _s.Images.Any(i => i.IndexOfAny(new[] { '*', '?' }) >= 0);
+        if (_s.SkipExisting && _s.OutDir == null) throw new UsageException("--skip-existing needs --out (it skips images whose outputs exist there)");
+        if (_s.Layers && _s.OutDir == null) throw new UsageException("--layers needs --out (it writes one picture per layer)");
+
+        _modelPath = ResolveModelPath(_s.Model);
+        _model = OnnxModel.Load(_modelPath);
+        int jobs = Math.Clamp(_s.Jobs, 1, Math.Max(1, files.Count));
+        int intraOp = jobs > 1 ? Math.Max(1, Environment.ProcessorCount / jobs) : 0;
+        if (_start != null && !_model.IsKnownTensor(_start.Tensor))
+            throw new CnnFixationsException($"--start: tensor '{_start.Tensor}' does not exist in the model (see 'cnn-fixations inspect {_modelPath}')");
+        using var explainer = new Explainer(_model, _s.Unravel, _s.Output, intraOp, _start?.Tensor);
+        _explainer = explainer;
+        if (_s.Labels != null) explainer.Labels = LabelSet.Load(_s.Labels);
+        _preprocessing = ChoosePreprocessing(_model);
+        (_inputH, _inputW) = InputSize(_model);
+        if (_s.OutDir != null) PrepareOutDir(_s.OutDir);
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            if (!cancel.IsCancellationRequested) _stderr.WriteLine("interrupted: finishing the images in flight ...");
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        var outcomes = new ImageOutcome?[files.Count];
+        var stopwatch = Stopwatch.StartNew();
+        try
+        {
+            using var progress = BatchProgress.Create(batch && !_s.Quiet, files.Count, _info);
+            if (!batch) outcomes[0] = Process(files[0], verbose: !_s.Quiet);
+            else
+            {
+                Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs }, (i, state) =>
+                {
+                    if (cancel.IsCancellationRequested) { state.Stop(); return; }
+                    outcomes[i] = Process(files[i], verbose: false);
+                    progress.Report(outcomes[i]!);
+                });
+            }
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+
+        var done = outcomes.Where(o => o != null).Select(o => o!).ToList();
+        if (_s.OutDir != null && batch) WriteRunFiles(_s.OutDir, done);
+        WriteJson(done);
+        int failed = done.Count(o => o.Error != null);
+        if (!batch)
+        {
+            if (done.Count == 1 && done[0].Error is { } error) throw new CnnFixationsException(error);
+        }
+        else if (!_s.Quiet || failed > 0 || cancel.IsCancellationRequested)
+        {
+            _info.WriteLine($"{done.Count - failed} of {files.Count} images explained, {failed} failed, {done.Count(o => o.Skipped)} skipped as done, " +
+                            $"{stopwatch.Elapsed.TotalSeconds:F1} s{(cancel.IsCancellationRequested ? $"; interrupted, {files.Count - done.Count} not started" : "")}");
+            foreach (var o in done.Where(o => o.Error != null)) _stderr.WriteLine($"failed: {o.File.Path}: {o.Error}");
+        }
+        if (cancel.IsCancellationRequested) return 130;
+        return failed > 0 ? CliApp.Failure : CliApp.Ok;
+    }
+
+    private ImageOutcome Process(InputFile file, bool verbose)
+    {
+        var outcome = new ImageOutcome { File = file };
+        string? stemPath = _s.OutDir == null ? null : Path.Combine(_s.OutDir, file.OutputStem);
+        try
+        {
+            if (_s.SkipExisting && stemPath != null && ExistingDocuments(stemPath) is { Count: > 0 } existing)
+            {
+                outcome.Skipped = true;
+                outcome.DocumentFiles.AddRange(existing);
+                ReadSummary(existing[0], outcome);
+                return outcome;
+            }
+            var sw = Stopwatch.StartNew();
+            if (_s.Crops == CropMode.Five)
+            {
+                ExplainFiveCrop(file, stemPath, outcome, sw, verbose);
+                return outcome;
+            }
+            var input = LoadInput(file.Path);
+            using var forward = _explainer.Forward(input.Tensor);
+            double forwardMs = sw.Elapsed.TotalMilliseconds;
+            var logits = forward[_explainer.LogitsTensor].Data;
+            var predictions = _explainer.Predict(logits, 5);
+            outcome.Top1 = predictions[0];
+            if (verbose) PrintPredictions(input.ImagePath ?? file.Path, predictions);
+
+            var explanations = new List<TensorExplanation>();
+            if (_start != null) explanations.Add(_explainer.UnravelFrom(forward, _start, forwardMs));
+            else
+            {
+                int classes = logits.Length;
+                int[] targets = _s.Class != null
+                    ? new[] { LabelSet.Resolve(_s.Class, _explainer.Labels, classes) }
+                    : Explainer.TopClasses(logits, Math.Min(_s.TopK, classes));
+                foreach (int t in targets) explanations.Add(_explainer.Unravel(forward, t, forwardMs));
+            }
+            bool suffix = explanations.Count > 1 || _s.Class != null;
+            foreach (var e in explanations)
+            {
+                var map = FixationMap.Build(e.Fixations.Input, input, _s.Maps);
+                var doc = Serialize(w => ExplanationJson.Write(w, input.ImagePath, _modelPath, _model.Sha256, input, e, map, sw.Elapsed.TotalMilliseconds));
+                outcome.Box ??= map.Box;
+                if (verbose) PrintExplained(e, map);
+                if (stemPath != null)
+                {
+                    string name = suffix ? $"{stemPath}.{e.Target}" : stemPath;
+                    WriteFiles(name, input.Image ?? TensorPreview.ToImage(input.Tensor), map, doc, verbose);
+                    outcome.DocumentFiles.Add(name + ".json");
+                    if (_s.Layers) WriteLayers(name, input, e, verbose);
+                }
+                else if (_s.Json != null) outcome.Documents.Add(doc);
+            }
+        }
+        catch (CnnFixationsException e)
+        {
+            outcome.Error = e.Message;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            outcome.Error = $"cannot write the outputs of '{file.Path}': {e.Message}";
+        }
+        return outcome;
+    }
+
+    private void ExplainFiveCrop(InputFile file, string? stemPath, ImageOutcome outcome, Stopwatch sw, bool verbose)
+    {
+        if (_start != null) throw new UsageException("--start works on one view of the image; use it without --crops five");
+        var image = ImageLoader.Load(file.Path, _s.MaxPixels);
+        int? target = _s.Class != null ? LabelSet.Resolve(_s.Class, _explainer.Labels, int.MaxValue) : null;
+        var result = CropProtocol.ExplainFiveCrop(_explainer, file.Path, image, _preprocessing, _inputH, _inputW, target);
+        outcome.Top1 = result.Predictions[0];
+        if (verbose) PrintPredictions(file.Path, result.Predictions);
+        if (result.Unravelled.Count == 0) throw new CnnFixationsException($"'{file.Path}': no crop was unravelled");
+        var whole = ExplanationInput.FromImage(file.Path, image, _preprocessing, _inputH, _inputW);
+        var map = FixationMap.Build(result.Points, image.Width, image.Height, _s.Maps);
+        var first = result.Unravelled[0].Explanation;
+        var doc = Serialize(w => ExplanationJson.Write(w, file.Path, _modelPath, _model.Sha256, whole, first, map, sw.Elapsed.TotalMilliseconds,
+            result.Predictions, result.Unravelled));
+        outcome.Box = map.Box;
+        if (verbose) PrintExplained(first, map);
+        if (stemPath != null)
+        {
+            WriteFiles(stemPath, image, map, doc, verbose);
+            outcome.DocumentFiles.Add(stemPath + ".json");
+        }
+        else if (_s.Json != null) outcome.Documents.Add(doc);
+    }
+
+    private ExplanationInput LoadInput(string path)
+    {
+        if (_s.InputTensor != null) return ExplanationInput.FromNpy(path);
+        var image = ImageLoader.Load(path, _s.MaxPixels);
+        if (_s.Crops == CropMode.Center)
+        {
+            int shortSide = (int)Math.Round(Math.Min(_inputH, _inputW) * 256.0 / 224.0);
+            return ExplanationInput.Crops(path, image, _preprocessing, _inputH, _inputW, shortSide, new[] { CropPosition.Centre }, withMirrors: false)[0];
+        }
+        return ExplanationInput.FromImage(path, image, _preprocessing, _inputH, _inputW);
+    }
+
+    private void WriteFiles(string name, RgbImage background, FixationMap map, byte[] doc, bool verbose)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(name))!);
+        string overlay = name + ".overlay.png", heatPng = name + ".heatmap.png", heatNpy = name + ".heatmap.npy", jsonPath = name + ".json";
+        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, map.Points, _s.Alpha));
+        AtomicFile.WriteAllBytes(heatPng, MapImages.GrayPng(map.Heat, map.Width, map.Height));
+        AtomicFile.Write(heatNpy, stream => NpyFile.WriteFloat32(stream, new[] { map.Height, map.Width }, map.Heat));
+        AtomicFile.WriteAllBytes(jsonPath, doc); // last: its presence marks the image as done (--skip-existing)
+        if (verbose)
+            foreach (var p in new[] { overlay, heatPng, heatNpy, jsonPath }) _info.WriteLine($"  wrote {p}");
+    }
+
+    private void WriteLayers(string name, ExplanationInput input, TensorExplanation e, bool verbose)
+    {
+        var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
+        var tiles = new List<LayerSheet.Layer>();
+        string folder = name + ".layers";
+        Directory.CreateDirectory(folder);
+        int index = 0;
+        foreach (var layer in e.Fixations.Layers)
+        {
+            List<(int X, int Y)> points;
+            if (layer.Tensor == _model.InputName)
+                points = layer.ToNeurons().Select(n => input.MapToImage(n[1], n[2])).ToList();
+            else
+            {
+                if (!Shapes.TryChw(layer.Shape, out _, out int h, out int w) || h * w <= 1) continue;
+                var field = ReceptiveField.Of(_model, layer.Tensor, t => t == _model.InputName ? input.Tensor.Shape : _explainer.TensorShape(t));
+                if (field == null) continue;
+                points = layer.ToNeurons().Select(n => field.Centre(n[1], n[2])).Select(p => input.MapToImage(p.Y, p.X)).ToList();
+            }
+            // A tensor whose fixations project exactly like the previous one's (activations, reshapes) adds nothing to see.
+            if (tiles.Count > 0 && tiles[^1].Points.SequenceEqual(points)) continue;
+            index++;
+            tiles.Add(new LayerSheet.Layer(layer.Tensor, points));
+            string safe = new string(layer.Tensor.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray());
+            AtomicFile.WriteAllBytes(Path.Combine(folder, $"{index:D3}_{safe}.png"), LayerSheet.LayerPng(background, points));
+        }
+        if (tiles.Count == 0) return;
+        AtomicFile.WriteAllBytes(name + ".layers.png", LayerSheet.ContactSheetPng(background, tiles));
+        if (verbose) _info.WriteLine($"  wrote {name}.layers.png and {tiles.Count} layer pictures in {folder}");
+    }
+
+    private static List<string> ExistingDocuments(string stemPath)
+    {
+        if (File.Exists(stemPath + ".json")) return new List<string> { stemPath + ".json" };
+        string? dir = Path.GetDirectoryName(stemPath);
+        if (dir == null || !Directory.Exists(dir)) return new List<string>();
+        string prefix = Path.GetFileName(stemPath) + ".";
+        return Directory.EnumerateFiles(dir, prefix + "*.json")
+            .Where(f => int.TryParse(Path.GetFileNameWithoutExtension(f)[prefix.Length..], out _))
+            .Order(StringComparer.Ordinal).ToList();
+    }
+
+    private static void ReadSummary(string jsonFile, ImageOutcome outcome)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(jsonFile));
+            var p = doc.RootElement.GetProperty("predictions")[0];
+            outcome.Top1 = new Prediction(p.GetProperty("index").GetInt32(), p.GetProperty("label").ValueKind == JsonValueKind.String ? p.GetProperty("label").GetString() : null, p.GetProperty("score").GetDouble());
+            if (doc.RootElement.GetProperty("box").ValueKind == JsonValueKind.Array)
+                outcome.Box = doc.RootElement.GetProperty("box").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            throw new CnnFixationsException($"existing result '{jsonFile}' is unreadable ({e.Message}); delete it to explain the image again");
+        }
+    }
+
+    /// <summary>results.jsonl (every document, or an error row, in input order) and results.csv (one row per image).</summary>
+    private void WriteRunFiles(string dir, List<ImageOutcome> outcomes)
+    {
+        AtomicFile.Write(Path.Combine(dir, "results.jsonl"), stream =>
+        {
+            foreach (var o in outcomes)
+            {
+                if (o.Error != null)
+                {
+                    stream.Write(Serialize(w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("image", o.File.Path);
+                        w.WriteString("error", o.Error);
+                        w.WriteEndObject();
+                    }));
+                    continue;
+                }
+                foreach (var d in o.Documents) stream.Write(d);
+                foreach (var f in o.DocumentFiles)
+                {
+                    var bytes = File.ReadAllBytes(f);
+                    stream.Write(bytes, 0, bytes.Length);
+                    if (bytes.Length == 0 || bytes[^1] != (byte)'\n') stream.WriteByte((byte)'\n');
+                }
+            }
+        });
+        var csv = new StringBuilder("file,top1_index,top1_label,top1_score,box_xmin,box_ymin,box_xmax,box_ymax,error\n");
+        foreach (var o in outcomes)
+        {
+            var box = o.Box;
+            csv.Append(Csv(o.File.Path)).Append(',')
+               .Append(o.Top1?.Index.ToString(CultureInfo.InvariantCulture)).Append(',')
+               .Append(Csv(o.Top1?.Label ?? "")).Append(',')
+               .Append(o.Top1?.Score.ToString("R", CultureInfo.InvariantCulture)).Append(',')
+               .Append(box == null ? ",,," : string.Join(",", box)).Append(',')
+               .Append(Csv(o.Error ?? "")).Append('\n');
+        }
+        AtomicFile.WriteAllBytes(Path.Combine(dir, "results.csv"), Encoding.UTF8.GetBytes(csv.ToString()));
+        if (!_s.Quiet) _info.WriteLine($"wrote {Path.Combine(dir, "results.jsonl")} and {Path.Combine(dir, "results.csv")}");
+    }
+
+    private static string Csv(string value) =>
+        value.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+
+    private void WriteJson(List<ImageOutcome> outcomes)
+    {
+        if (_s.Json == null) return;
+        var documents = new List<byte[]>();
+        foreach (var o in outcomes)
+        {
+            documents.AddRange(o.Documents);
+            documents.AddRange(o.DocumentFiles.Select(File.ReadAllBytes));
+        }
+        byte[] bytes;
+        if (documents.Count == 1) bytes = documents[0];
+        else
+        {
+            using var ms = new MemoryStream();
+            ms.WriteByte((byte)'[');
+            for (int i = 0; i < documents.Count; i++)
+            {
+                if (i > 0) ms.WriteByte((byte)',');
+                var d = documents[i];
+                ms.Write(d, 0, d.Length > 0 && d[^1] == (byte)'\n' ? d.Length - 1 : d.Length);
+            }
+            ms.Write("]\n"u8);
+            bytes = ms.ToArray();
+        }
+        if (_s.Json == "-")
+        {
+            _stdout.Write(Encoding.UTF8.GetString(bytes));
+            _stdout.Flush();
+        }
+        else AtomicFile.WriteAllBytes(_s.Json, bytes);
+    }
+
+    private static byte[] Serialize(Action<Utf8JsonWriter> write)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            write(w);
+        ms.WriteByte((byte)'\n');
+        return ms.ToArray();
+    }
+
+    private void PrintPredictions(string display, IReadOnlyList<Prediction> predictions)
+    {
+        _info.WriteLine(display);
+        foreach (var p in predictions)
+            _info.WriteLine($"  {p.Score.ToString("P2", CultureInfo.InvariantCulture),8}  {p.Index,5}  {p.Label ?? "-"}");
+    }
+
+    private void PrintExplained(TensorExplanation e, FixationMap map)
+    {
+        string what = e.Start != null ? $"from {e.Start}" : $"class {e.Target}{(e.TargetLabel is { } l ? $" ({l})" : "")}";
+        _info.WriteLine($"  explained {what}: {e.Fixations.Input.Count} input fixations, " +
+                        $"{map.KeptPoints.Count}/{map.Points.Count} points kept, box {(map.Box == null ? "none" : $"[{string.Join(", ", map.Box)}]")}" +
+                        (map.Points.Count > 0 && map.KeptPoints.Count == 0 ? " (every point counts as an outlier: the fixations are scattered; see --outlier-fraction)" : ""));
+    }
+
+    private void Validate()
+    {
+        if (_s.Images.FirstOrDefault(i => i.StartsWith('-') && i.Length > 1) is { } unknown)
+            throw new UsageException($"unknown option '{unknown}' (see 'cnn-fixations explain --help')");
+        if (_s.Images.Length == 0 && _s.InputTensor == null)
+            throw new UsageException("nothing to explain: give image files, folders or globs, or --input-tensor FILE.npy");
+        if (_s.Images.Length > 0 && _s.InputTensor != null)
+            throw new UsageException("give either images or --input-tensor, not both");
+        if (_s.Class != null && _s.TopKGiven)
+            throw new UsageException("--class and --top-k are exclusive: explain one named class, or the N best");
+        if (_s.Start != null && (_s.Class != null || _s.TopKGiven))
+            throw new UsageException("--start replaces the class logit as the start of the walk; it cannot be combined with --class or --top-k");
+        if (_s.TopK < 1) throw new UsageException($"--top-k must be at least 1 (got {_s.TopK})");
+        if (_s.Jobs < 1) throw new UsageException($"--jobs must be at least 1 (got {_s.Jobs})");
+        if (_s.InputTensor != null && (_s.Preset != null || _s.Mean != null || _s.Std != null || _s.Scale != null || _s.Bgr))
+            throw new UsageException("preprocessing options do not apply to --input-tensor (the tensor is used as it is)");
+        if (_s.InputTensor != null && _s.Crops != CropMode.Whole) throw new UsageException("--crops does not apply to --input-tensor");
+        if (_s.Crops == CropMode.Five && _s.TopKGiven) throw new UsageException("--crops five explains one label per image; --top-k does not apply");
+        if (_s.Alpha is < 0 or > 1 || double.IsNaN(_s.Alpha)) throw new UsageException($"--alpha must be between 0 and 1 (got {_s.Alpha.ToString(CultureInfo.InvariantCulture)})");
+        if (!(_s.Maps.Sigma > 0) || _s.Maps.Sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
+        if (!(_s.Maps.BoxThreshold > 0) || _s.Maps.BoxThreshold > 1) throw new UsageException("--box-threshold must be in (0, 1]");
+        if (!(_s.Maps.OutlierRadius >= 0)) throw new UsageException("--outlier-radius must be 0 or more");
+        if (!(_s.Maps.OutlierFraction >= 0) || _s.Maps.OutlierFraction >= 1) throw new UsageException("--outlier-fraction must be in [0, 1)");
+        if (_s.MaxPixels < 1) throw new UsageException("--max-pixels must be positive");
+    }
+
+    private static string ResolveModelPath(string? model)
+    {
+        if (model != null) return model;
+        foreach (var dir in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            string candidate = Path.Combine(dir, "models", ExplainCommand.BundledModelFile);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new CnnFixationsException($"no --model given and the bundled model (models/{ExplainCommand.BundledModelFile}) was not found next to the program");
+    }
+
+    private Preprocessing ChoosePreprocessing(OnnxModel model)
+    {
+        var p = _s.Preset != null ? Preprocessing.FromName(_s.Preset) : Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;
+        if (_s.Mean == null && _s.Std == null && _s.Scale == null && !_s.Bgr) return p;
+        return p with
+        {
+            Name = p.Name + " (adjusted)",
+            Mean = _s.Mean != null ? ParseTriple("--mean", _s.Mean) : p.Mean,
+            Std = _s.Std != null ? ParseTriple("--std", _s.Std, positive: true) : p.Std,
+            Scale = _s.Scale ?? p.Scale,
+            Bgr = _s.Bgr || p.Bgr,
+        };
+    }
+
+    private static float[] ParseTriple(string option, string text, bool positive = false)
+    {
+        var parts = text.Split(',');
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]) || (positive && values[i] <= 0))
+                throw new UsageException($"{option} '{text}' is not one or three {(positive ? "positive " : "")}numbers such as 0.485,0.456,0.406");
+        if (values.Length == 1) return new[] { values[0], values[0], values[0] };
+        if (values.Length != 3) throw new UsageException($"{option} '{text}' needs one or three values");
+        return values;
+    }
+
+    private (int H, int W) InputSize(OnnxModel model)
+    {
+        var shape = model.InputShape;
+        int declaredH = shape.Length == 4 ? shape[2] : -1, declaredW = shape.Length == 4 ? shape[3] : -1;
+        if (shape.Length == 4 && shape[1] > 0 && shape[1] != 3 && _s.InputTensor == null)
+            throw new CnnFixationsException($"the model's input has {shape[1]} channels; images are explained for 3-channel (RGB) models only (use --input-tensor for others)");
+        if (_s.Size != null)
+        {
+            var (h, w) = ParseSize(_s.Size);
+            if ((declaredH > 0 && declaredH != h) || (declaredW > 0 && declaredW != w))
+                throw new UsageException($"--size {_s.Size} conflicts with the model's fixed input size {declaredH}x{declaredW}");
+            return (h, w);
+        }
+        if (declaredH > 0 && declaredW > 0) return (declaredH, declaredW);
+        if (_s.InputTensor != null) return (-1, -1);
+        throw new UsageException($"the model's input size is not fixed ({Shapes.Format(shape)}); give it with --size HxW");
+    }
+
+    private static (int H, int W) ParseSize(string text)
+    {
+        var parts = text.ToLowerInvariant().Split('x');
+        if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v is > 0 and <= 16384))
+            return (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[^1], CultureInfo.InvariantCulture));
+        throw new UsageException($"--size '{text}' is not HxW or N (positive sizes up to 16384)");
+    }
+
+    private static void PrepareOutDir(string dir)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            string probe = Path.Combine(dir, $".cnn-fixations-write-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            File.WriteAllBytes(probe, Array.Empty<byte>());
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CnnFixationsException($"output folder '{dir}' is not writable: {e.Message}", e);
+        }
+    }
+}
