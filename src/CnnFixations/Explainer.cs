@@ -45,7 +45,7 @@ public sealed class Explainer : IDisposable
         Options = options ?? UnravelOptions.Default;
         LogitsTensor = ClassifierHead.FindLogits(model, outputName);
         StartTensor = startTensor ?? LogitsTensor;
-        _plan = UnravelPlan.Create(model, StartTensor, RuleSet.Default);
+        _plan = UnravelPlan.Create(model, StartTensor, RuleSet.Default, Options);
         _runtimeConstants = _plan.RuntimeConstants.ToArray();
         // With a fixed input size the shapes are known before the forward pass, so only the tensors
         // whose values the rules read are fetched (and written straight into preallocated buffers).

@@ -15,7 +15,7 @@ public interface IUnravelRule
     IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model);
 
     /// <summary>The inputs whose forward values (not only shapes) the rule reads; only these are fetched from the forward pass.</summary>
-    IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => Array.Empty<int>();
+    IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model, UnravelOptions options) => Array.Empty<int>();
 
     /// <summary>The constant inputs (weights, BatchNormalization parameters, pads) whose values the rule reads.</summary>
     IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model) => Array.Empty<string>();

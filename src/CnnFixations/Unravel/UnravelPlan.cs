@@ -40,8 +40,9 @@ public sealed class UnravelPlan
             .OrderBy(t => t, StringComparer.Ordinal)
             .ToList();
 
-    public static UnravelPlan Create(OnnxModel model, string startTensor, RuleSet rules)
+    public static UnravelPlan Create(OnnxModel model, string startTensor, RuleSet rules, UnravelOptions? options = null)
     {
+        options ??= UnravelOptions.Default;
         if (!model.IsKnownTensor(startTensor))
             throw new CnnFixationsException($"tensor '{startTensor}' does not exist in the model (see 'cnn-fixations inspect')");
         if (model.IsConstant(startTensor))
@@ -69,7 +70,7 @@ public sealed class UnravelPlan
                 if (tensors.Add(input)) stack.Push(input);
             }
             foreach (var c in rule.ConstantsRead(producer, model)) constants.Add(c);
-            foreach (int i in rule.ValuesRead(producer, model)) values.Add(producer.Inputs[i]);
+            foreach (int i in rule.ValuesRead(producer, model, options)) values.Add(producer.Inputs[i]);
         }
 
         var ordered = nodes.Values.OrderByDescending(n => n.Index).ToList();

@@ -8,7 +8,7 @@ internal static class WalkHarness
 {
     public static UnravelResult Walk(OnnxModel model, Dictionary<string, TensorValue> activations, string start, int[] neuron, UnravelOptions? options = null)
     {
-        var plan = UnravelPlan.Create(model, start, RuleSet.Default);
+        var plan = UnravelPlan.Create(model, start, RuleSet.Default, options);
         var startShape = activations[start].Shape;
         var set = new FixationSet(start, startShape);
         int flat = 0;

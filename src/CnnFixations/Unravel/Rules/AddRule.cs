@@ -13,7 +13,7 @@ public sealed class AddRule : IUnravelRule
 
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.NonConstant(node, model);
 
-    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model)
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model, UnravelOptions options)
     {
         var data = RuleInputs.NonConstant(node, model).ToList();
         return data.Count > 1 ? data : Array.Empty<int>();

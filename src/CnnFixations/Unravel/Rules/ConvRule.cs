@@ -14,7 +14,14 @@ public sealed class ConvRule : IUnravelRule
 
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
 
-    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model, UnravelOptions options)
+    {
+        // A depthwise Conv (one input channel per group) fixes the channel and, with the centre rule,
+        // the position too: it needs no activation at all.
+        var w = model.TryGetConstant(node.Inputs[1])?.Shape;
+        bool depthwise = w is { Length: 4 } && w[1] == 1 && node.Attributes.GetInt("group", 1) > 1;
+        return depthwise && options.ConvPosition == ConvPosition.Centre ? Array.Empty<int>() : RuleInputs.First(node, model);
+    }
 
     public IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model)
     {
@@ -30,14 +37,14 @@ public sealed class ConvRule : IUnravelRule
     {
         var node = step.Node;
         if (!step.Model.IsConstant(node.Inputs[1])) throw step.Unsupported("the convolution weight is not a constant");
-        var x = step.Input(0);
+        var xShape = step.Shape(node.Inputs[0]);
         var wt = step.Constant(node.Inputs[1]);
-        if (!Shapes.TryChw(x.Shape, out int cin, out int inH, out int inW) || wt.Shape.Length != 4 || !Shapes.TryChw(step.Output.Shape, out int cout, out int outH, out int outW))
-            throw step.Unsupported($"only 2-D convolutions with batch 1 are supported (input {Shapes.Format(x.Shape)})");
+        if (!Shapes.TryChw(xShape, out int cin, out int inH, out int inW) || wt.Shape.Length != 4 || !Shapes.TryChw(step.Output.Shape, out int cout, out int outH, out int outW))
+            throw step.Unsupported($"only 2-D convolutions with batch 1 are supported (input {Shapes.Format(xShape)})");
         int group = (int)node.Attributes.GetInt("group", 1);
         int cinG = wt.Shape[1], kh = wt.Shape[2], kw = wt.Shape[3];
         if (wt.Shape[0] != cout || cinG * group != cin || cout % group != 0)
-            throw step.Unsupported($"weight {Shapes.Format(wt.Shape)} does not fit input {Shapes.Format(x.Shape)} with group {group}");
+            throw step.Unsupported($"weight {Shapes.Format(wt.Shape)} does not fit input {Shapes.Format(xShape)} with group {group}");
         var window = Window2D.Of(node, kh, kw, inH, inW, outH, outW);
         var w = wt.ToFloats();
         double[]? scale = null;
@@ -45,12 +52,14 @@ public sealed class ConvRule : IUnravelRule
         if (outH == 1 && outW == 1 && group == 1)
         {
             // Rule 1 (fully connected); BN folding belongs to rule 2 only.
-            UnravelFullyConnected(step, x, w, window, cin, inH, inW, kh, kw);
+            UnravelFullyConnected(step, step.Input(0), w, window, cin, inH, inW, kh, kw);
             return;
         }
 
         if (step.Options.FoldBatchNorm) scale = BatchNormScale(step, cout);
         int coutG = cout / group;
+        // Depthwise with the centre rule reads no activation (and none was fetched).
+        var x = cinG > 1 || step.Options.ConvPosition == ConvPosition.Refine ? step.Input(0) : null;
         int plane = outH * outW;
         var sums = new double[cinG];
         foreach (int flat in step.Output.Indices())
@@ -77,7 +86,7 @@ public sealed class ConvRule : IUnravelRule
                         {
                             int col = col0 + v * window.DilationW;
                             if ((uint)col >= (uint)inW) continue;
-                            sum += (double)x.Data[aBase + row * inW + col] * w[wBase + u * kw + v];
+                            sum += (double)x!.Data[aBase + row * inW + col] * w[wBase + u * kw + v];
                         }
                     }
                     sums[k] = sign * sum;
@@ -87,7 +96,7 @@ public sealed class ConvRule : IUnravelRule
             }
             int channel = k0 + kk;
             var (pr, pc) = step.Options.ConvPosition == ConvPosition.Refine
-                ? Refine(x.Data, w, (c * cinG + kk) * kh * kw, channel * inH * inW, sign, row0, col0, window, inH, inW, y, xo)
+                ? Refine(x!.Data, w, (c * cinG + kk) * kh * kw, channel * inH * inW, sign, row0, col0, window, inH, inW, y, xo)
                 : window.Centre(y, xo, inH, inW);
             step.Send(0, (channel * inH + pr) * inW + pc);
         }

@@ -62,7 +62,7 @@ public sealed class FullyConnectedRule : IUnravelRule
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) =>
         RuleInputs.NonConstant(node, model).Where(i => i < 2);
 
-    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => WalkedInputs(node, model);
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model, UnravelOptions options) => WalkedInputs(node, model);
 
     public IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model) =>
         node.Inputs.Take(2).Where(t => t.Length > 0 && model.IsConstant(t));

@@ -13,7 +13,7 @@ public sealed class WindowPoolRule : IUnravelRule
 
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
 
-    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model, UnravelOptions options) => RuleInputs.First(node, model);
 
     public void Unravel(UnravelStep step)
     {
@@ -71,7 +71,7 @@ public sealed class GlobalPoolRule : IUnravelRule
 
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
 
-    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
+    public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model, UnravelOptions options) => RuleInputs.First(node, model);
 
     public IEnumerable<string> ConstantsRead(GraphNode node, OnnxModel model) =>
         node.OpType.StartsWith("Reduce", StringComparison.Ordinal) && node.InputOrNull(1) is { } axes ? new[] { axes } : Array.Empty<string>();
