@@ -121,7 +121,7 @@ public static class MapImages
     private static byte[] Encode(SKBitmap bitmap)
     {
         using var pixmap = bitmap.PeekPixels();
-        using var data = pixmap.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.AllFilters, 6))
+        using var data = pixmap.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.Sub, 3))
             ?? throw new CnnFixationsException($"PNG encoding of a {bitmap.Width}x{bitmap.Height} image failed");
         return data.ToArray();
     }

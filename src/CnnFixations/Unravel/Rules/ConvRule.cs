@@ -12,6 +12,9 @@ public sealed class ConvRule : IUnravelRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Conv" };
 
+    /// <summary>How many times a channel-last copy of a Conv input was made (for tests of the vector path).</summary>
+    internal static long ChannelLastCopies;
+
     public IEnumerable<int> WalkedInputs(GraphNode node, OnnxModel model) => RuleInputs.First(node, model);
 
     public IEnumerable<int> ValuesRead(GraphNode node, OnnxModel model, UnravelOptions options)
@@ -61,46 +64,107 @@ public sealed class ConvRule : IUnravelRule
         // Depthwise with the centre rule reads no activation (and none was fetched).
         var x = cinG > 1 || step.Options.ConvPosition == ConvPosition.Refine ? step.Input(0) : null;
         int plane = outH * outW;
+        int taps = kh * kw;
         var sums = new double[cinG];
-        foreach (int flat in step.Output.Indices())
+        // When the walk reads a good part of the input, a channel-last copy makes each tap's channels
+        // contiguous (vector arithmetic, see Contributions); otherwise channels are read in place.
+        long reads = (long)step.Output.Count * cinG * taps;
+        float[]? hwc = null;
+        float[]? wByTap = null;
+        if (x != null && cinG > 1 && (long)cin * inH * inW <= 2 * reads && Contributions.Vectorized)
         {
-            int c = flat / plane, y = flat % plane / outW, xo = flat % outW;
-            int k0 = c / coutG * cinG;
-            // Folding gamma/sigma into W scales every channel's sum by the same factor, so only its
-            // sign matters: a negative factor turns the argmax into an argmin (ties: lowest channel).
-            double sign = scale == null ? 1.0 : scale[c] > 0 ? 1.0 : scale[c] < 0 ? -1.0 : 0.0;
-            int row0 = window.RowStart(y), col0 = window.ColStart(xo);
-            int kk = 0;
-            if (cinG > 1)
+            hwc = System.Buffers.ArrayPool<float>.Shared.Rent(cin * inH * inW);
+            Interlocked.Increment(ref ChannelLastCopies);
+            Contributions.ChannelLast(x.Data, cin, inH * inW, hwc);
+            wByTap = TapMajorWeights(node, w, cout, cinG, taps);
+        }
+        try
+        {
+            foreach (int flat in step.Output.Indices())
             {
-                for (int k = 0; k < cinG; k++)
+                int c = flat / plane, y = flat % plane / outW, xo = flat % outW;
+                int k0 = c / coutG * cinG;
+                // Folding gamma/sigma into W scales every channel's sum by the same factor, so only its
+                // sign matters: a negative factor turns the argmax into an argmin (ties: lowest channel).
+                double sign = scale == null ? 1.0 : scale[c] > 0 ? 1.0 : scale[c] < 0 ? -1.0 : 0.0;
+                int row0 = window.RowStart(y), col0 = window.ColStart(xo);
+                int kk = 0;
+                if (cinG > 1)
                 {
-                    double sum = 0;
-                    int wBase = (c * cinG + k) * kh * kw;
-                    int aBase = (k0 + k) * inH * inW;
-                    for (int u = 0; u < kh; u++)
-                    {
-                        int row = row0 + u * window.DilationH;
-                        if ((uint)row >= (uint)inH) continue;
-                        for (int v = 0; v < kw; v++)
-                        {
-                            int col = col0 + v * window.DilationW;
-                            if ((uint)col >= (uint)inW) continue;
-                            sum += (double)x!.Data[aBase + row * inW + col] * w[wBase + u * kw + v];
-                        }
-                    }
-                    sums[k] = sign * sum;
+                    if (hwc != null) ChannelSumsChannelLast(hwc, wByTap!, sums, c, k0, cin, row0, col0, window, inH, inW);
+                    else ChannelSums(x!.Data, w, sums, c, k0, row0, col0, window, inH, inW);
+                    if (sign != 1.0) for (int k = 0; k < cinG; k++) sums[k] *= sign;
+                    kk = Select.Argmax(sums);
+                    if (kk < 0) continue; // every score is NaN: nothing to follow
                 }
-                kk = Select.Argmax(sums);
-                if (kk < 0) continue; // every score is NaN: nothing to follow
+                int channel = k0 + kk;
+                var (pr, pc) = step.Options.ConvPosition == ConvPosition.Refine
+                    ? Refine(x!.Data, w, (c * cinG + kk) * kh * kw, channel * inH * inW, sign, row0, col0, window, inH, inW, y, xo)
+                    : window.Centre(y, xo, inH, inW);
+                step.Send(0, (channel * inH + pr) * inW + pc);
             }
-            int channel = k0 + kk;
-            var (pr, pc) = step.Options.ConvPosition == ConvPosition.Refine
-                ? Refine(x!.Data, w, (c * cinG + kk) * kh * kw, channel * inH * inW, sign, row0, col0, window, inH, inW, y, xo)
-                : window.Centre(y, xo, inH, inW);
-            step.Send(0, (channel * inH + pr) * inW + pc);
+        }
+        finally
+        {
+            if (hwc != null) System.Buffers.ArrayPool<float>.Shared.Return(hwc);
         }
     }
+
+    /// <summary><c>sums[k] = sum over in-bounds taps (u, then v) of A[k0+k,row,col] * W[c,k,u,v]</c>, reading A in place.</summary>
+    private static void ChannelSums(float[] a, float[] w, double[] sums, int c, int k0, int row0, int col0, Window2D window, int inH, int inW)
+    {
+        int cinG = sums.Length, kh = window.KernelH, kw = window.KernelW;
+        for (int k = 0; k < cinG; k++)
+        {
+            double sum = 0;
+            int wBase = (c * cinG + k) * kh * kw;
+            int aBase = (k0 + k) * inH * inW;
+            for (int u = 0; u < kh; u++)
+            {
+                int row = row0 + u * window.DilationH;
+                if ((uint)row >= (uint)inH) continue;
+                for (int v = 0; v < kw; v++)
+                {
+                    int col = col0 + v * window.DilationW;
+                    if ((uint)col >= (uint)inW) continue;
+                    sum += (double)a[aBase + row * inW + col] * w[wBase + u * kw + v];
+                }
+            }
+            sums[k] = sum;
+        }
+    }
+
+    /// <summary>The same sums from a channel-last copy of A and tap-major weights, a whole tap of channels at a time.</summary>
+    private static void ChannelSumsChannelLast(float[] hwc, float[] wByTap, double[] sums, int c, int k0, int cin, int row0, int col0, Window2D window, int inH, int inW)
+    {
+        int cinG = sums.Length, kh = window.KernelH, kw = window.KernelW;
+        Array.Clear(sums);
+        for (int u = 0; u < kh; u++)
+        {
+            int row = row0 + u * window.DilationH;
+            if ((uint)row >= (uint)inH) continue;
+            for (int v = 0; v < kw; v++)
+            {
+                int col = col0 + v * window.DilationW;
+                if ((uint)col >= (uint)inW) continue;
+                Contributions.AccumulateProducts(sums, hwc.AsSpan((row * inW + col) * cin + k0, cinG), wByTap.AsSpan(((c * kh + u) * kw + v) * cinG, cinG));
+            }
+        }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GraphNode, float[]> TapMajor = new();
+
+    /// <summary>The Conv weight W[c,k,u,v] rearranged as [c][u][v][k], computed once per node.</summary>
+    private static float[] TapMajorWeights(GraphNode node, float[] w, int cout, int cinG, int taps) =>
+        TapMajor.GetValue(node, _ =>
+        {
+            var result = new float[w.Length];
+            for (int c = 0; c < cout; c++)
+                for (int k = 0; k < cinG; k++)
+                    for (int t = 0; t < taps; t++)
+                        result[(c * taps + t) * cinG + k] = w[(c * cinG + k) * taps + t];
+            return result;
+        });
 
     private static (int Row, int Col) Refine(float[] a, float[] w, int wBase, int aBase, double sign, int row0, int col0, Window2D window, int inH, int inW, int y, int x)
     {

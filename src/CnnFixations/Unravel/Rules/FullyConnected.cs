@@ -108,11 +108,14 @@ public sealed class FullyConnectedRule : IUnravelRule
         foreach (int j in step.Output.Indices())
         {
             if (j >= n) throw step.Unsupported("output index outside the weight");
-            for (int i = 0; i < k; i++)
-            {
-                double wji = alpha * (transB ? w[(long)j * k + i] : w[(long)i * n + j]);
-                contributions[i] = a.Data[i] * wji;
-            }
+            if (transB && alpha == 1.0)
+                Contributions.Products(a.Data.AsSpan(0, k), w.AsSpan(j * k, k), contributions); // row j of W is contiguous
+            else
+                for (int i = 0; i < k; i++)
+                {
+                    double wji = alpha * (transB ? w[(long)j * k + i] : w[(long)i * n + j]);
+                    contributions[i] = a.Data[i] * wji;
+                }
             FullyConnected.Choose(step, 0, inputs, contributions, spatial);
         }
     }

@@ -6,6 +6,15 @@ internal static class Select
     /// <summary>Index of the largest value, the first one on ties; -1 when every value is NaN or the span is empty.</summary>
     public static int Argmax(ReadOnlySpan<double> values)
     {
+        if (values.Length >= 64 && Contributions.Vectorized)
+        {
+            // Find the largest value with vector code, then its first occurrence (-0 and +0 count as equal, as in the scalar loop).
+            int candidate = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(values);
+            double max = values[candidate];
+            if (!double.IsNaN(max))
+                for (int i = 0; i < values.Length; i++)
+                    if (values[i] == max) return i;
+        }
         int best = -1;
         double bestValue = double.NegativeInfinity;
         for (int i = 0; i < values.Length; i++)
