@@ -26,7 +26,7 @@ public sealed class ModelSession : IDisposable
         if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
         if (model.Directory != null)
             options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", model.Directory);
-        byte[] bytes = ExtraOutputs.Count == 0 && model.Path != null ? File.ReadAllBytes(model.Path) : model.SerializeWithOutputs(ExtraOutputs);
+        byte[] bytes = model.SerializeWithOutputs(ExtraOutputs);
         try
         {
             _session = new InferenceSession(bytes, options);

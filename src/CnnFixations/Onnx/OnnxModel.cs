@@ -25,9 +25,12 @@ public sealed class OnnxModel
     private readonly HashSet<string> _graphOutputs = new(StringComparer.Ordinal);
     private readonly ConstantFolder _folder;
 
-    private OnnxModel(ModelProto proto, string? path, string sha256)
+    private readonly byte[] _bytes;
+
+    private OnnxModel(ModelProto proto, byte[] bytes, string? path, string sha256)
     {
         Proto = proto;
+        _bytes = bytes;
         Path = path;
         Sha256 = sha256;
         Directory = path == null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
@@ -129,7 +132,7 @@ public sealed class OnnxModel
         if (proto.Graph == null || proto.Graph.Node.Count == 0)
             throw new CnnFixationsException($"model file '{label}' is not a valid ONNX model (it has no graph nodes)");
         string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        try { return new OnnxModel(proto, path, sha); }
+        try { return new OnnxModel(proto, bytes, path, sha); }
         catch (CnnFixationsException e) { throw new CnnFixationsException($"model file '{label}': {e.Message}", e); }
     }
 
@@ -159,14 +162,24 @@ public sealed class OnnxModel
     internal void SetComputedConstant(string tensor, ConstTensor value) => _folder.Store(tensor, value);
 
     /// <summary>The model serialized with extra graph outputs (for fetching intermediate tensors).</summary>
+    /// <remarks>
+    /// The file's own bytes are reused: a second <c>graph</c> field holding only the new outputs is
+    /// appended, and protobuf parsers merge repeated occurrences of a message field, so the graph
+    /// gains the outputs without re-serializing the weights.
+    /// </remarks>
     internal byte[] SerializeWithOutputs(IEnumerable<string> extraOutputs)
     {
-        var copy = Proto.Clone();
-        var existing = new HashSet<string>(copy.Graph.Output.Select(o => o.Name), StringComparer.Ordinal);
+        var existing = new HashSet<string>(Proto.Graph.Output.Select(o => o.Name), StringComparer.Ordinal);
+        var addition = new ModelProto { Graph = new GraphProto() };
         foreach (var name in extraOutputs)
             if (existing.Add(name))
-                copy.Graph.Output.Add(new ValueInfoProto { Name = name });
-        return copy.ToByteArray();
+                addition.Graph.Output.Add(new ValueInfoProto { Name = name });
+        if (addition.Graph.Output.Count == 0) return _bytes;
+        var suffix = addition.ToByteArray();
+        var result = GC.AllocateUninitializedArray<byte>(_bytes.Length + suffix.Length);
+        _bytes.CopyTo(result, 0);
+        suffix.CopyTo(result, _bytes.Length);
+        return result;
     }
 
     private static List<GraphNode> SortTopologically(GraphProto graph)
