@@ -16,6 +16,7 @@ public static class CliApp
             "forward pass back from the class logit to the input pixels that caused it (Mopuri, Garg, Babu, IEEE TIP 2019). " +
             "No gradients, no sampling.");
         root.Subcommands.Add(ExplainCommand.Create(stdout, stderr));
+        root.Subcommands.Add(InspectCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
