@@ -21,6 +21,7 @@ internal static class ExplainCommand
         var jobs = new Option<int>("--jobs", "-j") { Description = "Images processed at once (default: the number of cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Skip images whose outputs already exist in --out (resume an interrupted run)." };
         var start = new Option<string?>("--start") { Description = "Walk from any tensor instead of the class logit: TENSOR (its most active neuron), TENSOR:c (every active position of channel c) or TENSOR:c,y,x (one neuron). 'cnn-fixations inspect' lists tensor names." };
+        var report = new Option<bool>("--report") { Description = "Also write report.html in --out: a self-contained page with one card per image (overlay, top-5, box, links), sortable and filterable." };
         var layers = new Option<bool>("--layers") { Description = "Also write the fixations of every layer, projected to the image through receptive-field centres: <stem>.layers/ and the contact sheet <stem>.layers.png." };
         var crops = new Option<string>("--crops") { Description = "Views of the image: 'whole' (resized to the input), 'center' (short side to input*256/224, centre crop), 'five' (the authors' protocol: short side 256, four corners + centre + mirrors, points of the agreeing crops pooled).", DefaultValueFactory = _ => "whole" };
         crops.AcceptOnlyFromAmong("whole", "center", "centre", "five");
@@ -59,7 +60,7 @@ internal static class ExplainCommand
             "plus results.jsonl and results.csv for the whole run.")
         {
             images, model, outDir, json, cls, topK, inputTensor, preset, mean, std, scaleOpt, bgr, size, labels, output, recursive, jobs, skipExisting,
-            start, layers, crops, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
+            start, layers, report, crops, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
         };
 
         command.SetAction(parse =>
@@ -72,6 +73,7 @@ internal static class ExplainCommand
                 SkipExisting = parse.GetValue(skipExisting),
                 Start = parse.GetValue(start),
                 Layers = parse.GetValue(layers),
+                Report = parse.GetValue(report),
                 Crops = parse.GetValue(crops) switch { "five" => CropMode.Five, "center" or "centre" => CropMode.Center, _ => CropMode.Whole },
                 Mean = parse.GetValue(mean),
                 Std = parse.GetValue(std),
@@ -121,6 +123,7 @@ internal sealed record ExplainSettings
     public bool SkipExisting { get; init; }
     public string? Start { get; init; }
     public bool Layers { get; init; }
+    public bool Report { get; init; }
     public CropMode Crops { get; init; } = CropMode.Whole;
     public string? Mean { get; init; }
     public string? Std { get; init; }

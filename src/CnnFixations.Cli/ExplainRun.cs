@@ -15,7 +15,9 @@ internal sealed class ImageOutcome
     public required InputFile File { get; init; }
     public List<byte[]> Documents { get; } = new();
     public List<string> DocumentFiles { get; } = new();
-    public Prediction? Top1 { get; set; }
+    public IReadOnlyList<Prediction> Predictions { get; set; } = Array.Empty<Prediction>();
+    public Prediction? Top1 => Predictions.Count > 0 ? Predictions[0] : null;
+    public List<string> OverlayFiles { get; } = new();
     public int[]? Box { get; set; }
     public string? Error { get; set; }
     public bool Skipped { get; set; }
@@ -57,6 +59,7 @@ internal sealed class ExplainRun
         bool batch = files.Count > 1 || _s.Images.Any(Directory.Exists) || _s.Images.Any(i => i.IndexOfAny(new[] { '*', '?' }) >= 0);
         if (_s.SkipExisting && _s.OutDir == null) throw new UsageException("--skip-existing needs --out (it skips images whose outputs exist there)");
         if (_s.Layers && _s.OutDir == null) throw new UsageException("--layers needs --out (it writes one picture per layer)");
+        if (_s.Report && _s.OutDir == null) throw new UsageException("--report needs --out (the page links the pictures written there)");
 
         _modelPath = ResolveModelPath(_s.Model);
         _model = OnnxModel.Load(_modelPath);
@@ -102,6 +105,7 @@ internal sealed class ExplainRun
 
         var done = outcomes.Where(o => o != null).Select(o => o!).ToList();
         if (_s.OutDir != null && batch) WriteRunFiles(_s.OutDir, done);
+        if (_s.OutDir != null && _s.Report) WriteReport(_s.OutDir, done);
         WriteJson(done);
         int failed = done.Count(o => o.Error != null);
         if (!batch)
@@ -128,6 +132,7 @@ internal sealed class ExplainRun
             {
                 outcome.Skipped = true;
                 outcome.DocumentFiles.AddRange(existing);
+                outcome.OverlayFiles.AddRange(existing.Select(j => j[..^".json".Length] + ".overlay.png").Where(File.Exists));
                 ReadSummary(existing[0], outcome);
                 return outcome;
             }
@@ -142,7 +147,7 @@ internal sealed class ExplainRun
             double forwardMs = sw.Elapsed.TotalMilliseconds;
             var logits = forward[_explainer.LogitsTensor].Data;
             var predictions = _explainer.Predict(logits, 5);
-            outcome.Top1 = predictions[0];
+            outcome.Predictions = predictions;
             if (verbose) PrintPredictions(input.ImagePath ?? file.Path, predictions);
 
             var explanations = new List<TensorExplanation>();
@@ -167,6 +172,7 @@ internal sealed class ExplainRun
                     string name = suffix ? $"{stemPath}.{e.Target}" : stemPath;
                     WriteFiles(name, input.Image ?? TensorPreview.ToImage(input.Tensor), map, doc, verbose);
                     outcome.DocumentFiles.Add(name + ".json");
+                    outcome.OverlayFiles.Add(name + ".overlay.png");
                     if (_s.Layers) WriteLayers(name, input, e, verbose);
                 }
                 else if (_s.Json != null) outcome.Documents.Add(doc);
@@ -189,7 +195,7 @@ internal sealed class ExplainRun
         var image = ImageLoader.Load(file.Path, _s.MaxPixels);
         int? target = _s.Class != null ? LabelSet.Resolve(_s.Class, _explainer.Labels, int.MaxValue) : null;
         var result = CropProtocol.ExplainFiveCrop(_explainer, file.Path, image, _preprocessing, _inputH, _inputW, target);
-        outcome.Top1 = result.Predictions[0];
+        outcome.Predictions = result.Predictions;
         if (verbose) PrintPredictions(file.Path, result.Predictions);
         if (result.Unravelled.Count == 0) throw new CnnFixationsException($"'{file.Path}': no crop was unravelled");
         var whole = ExplanationInput.FromImage(file.Path, image, _preprocessing, _inputH, _inputW);
@@ -203,6 +209,7 @@ internal sealed class ExplainRun
         {
             WriteFiles(stemPath, image, map, doc, verbose);
             outcome.DocumentFiles.Add(stemPath + ".json");
+            outcome.OverlayFiles.Add(stemPath + ".overlay.png");
         }
         else if (_s.Json != null) outcome.Documents.Add(doc);
     }
@@ -278,8 +285,9 @@ internal sealed class ExplainRun
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(jsonFile));
-            var p = doc.RootElement.GetProperty("predictions")[0];
-            outcome.Top1 = new Prediction(p.GetProperty("index").GetInt32(), p.GetProperty("label").ValueKind == JsonValueKind.String ? p.GetProperty("label").GetString() : null, p.GetProperty("score").GetDouble());
+            outcome.Predictions = doc.RootElement.GetProperty("predictions").EnumerateArray()
+                .Select(p => new Prediction(p.GetProperty("index").GetInt32(), p.GetProperty("label").ValueKind == JsonValueKind.String ? p.GetProperty("label").GetString() : null, p.GetProperty("score").GetDouble()))
+                .ToList();
             if (doc.RootElement.GetProperty("box").ValueKind == JsonValueKind.Array)
                 outcome.Box = doc.RootElement.GetProperty("box").EnumerateArray().Select(v => v.GetInt32()).ToArray();
         }
@@ -329,6 +337,18 @@ internal sealed class ExplainRun
         }
         AtomicFile.WriteAllBytes(Path.Combine(dir, "results.csv"), Encoding.UTF8.GetBytes(csv.ToString()));
         if (!_s.Quiet) _info.WriteLine($"wrote {Path.Combine(dir, "results.jsonl")} and {Path.Combine(dir, "results.csv")}");
+    }
+
+    private void WriteReport(string dir, List<ImageOutcome> outcomes)
+    {
+        string Relative(string path) => Path.GetRelativePath(dir, path);
+        var entries = outcomes.Select(o => new Reporting.ReportEntry(
+            o.File.Path,
+            o.OverlayFiles.Count > 0 ? Relative(o.OverlayFiles[0]) : null,
+            o.DocumentFiles.Count > 0 ? Relative(o.DocumentFiles[0]) : null,
+            o.Predictions, o.Box, o.Error)).ToList();
+        string path = Reporting.HtmlReport.Write(dir, entries, $"CNN Fixations: {Path.GetFileName(_modelPath)}");
+        if (!_s.Quiet) _info.WriteLine($"wrote {path}");
     }
 
     private static string Csv(string value) =>
