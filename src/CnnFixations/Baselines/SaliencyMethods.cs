@@ -1,0 +1,234 @@
+using CnnFixations.Onnx;
+using CnnFixations.Unravel;
+
+namespace CnnFixations.Baselines;
+
+/// <summary>Maps a map defined on a grid over the network input (a feature map, or the input itself) onto the original image.</summary>
+internal static class SaliencyUpsampler
+{
+    /// <summary>
+    /// Bilinear sampling (pixel centres aligned, edges clamped) of a gridH x gridW map that covers the
+    /// network input, at every original-image pixel that the input shows; pixels outside the input's
+    /// region get 0. Normalized to a maximum of 1 (negative values clamped to 0 first).
+    /// </summary>
+    public static float[] ToImage(float[] grid, int gridH, int gridW, ExplanationInput input)
+    {
+        int w = input.Width, h = input.Height;
+        int inH = input.Tensor.Shape[2], inW = input.Tensor.Shape[3];
+        var g = input.Geometry;
+        var r = g.Region;
+        var heat = new float[(long)w * h];
+        for (int y = 0; y < h; y++)
+        {
+            // original pixel centre -> resized image -> region -> network input coordinates
+            double ry = (y + 0.5) * g.ResizedHeight / g.ImageHeight - r.Y;
+            if (ry < 0 || ry >= r.Height) continue;
+            double iy = ry * inH / r.Height;            // continuous input coordinate (pixel units)
+            double fy = iy * gridH / inH - 0.5;         // grid coordinate
+            for (int x = 0; x < w; x++)
+            {
+                double rx = (x + 0.5) * g.ResizedWidth / g.ImageWidth - r.X;
+                if (rx < 0 || rx >= r.Width) continue;
+                double ix = rx * inW / r.Width;
+                if (r.Mirrored) ix = inW - ix;
+                double fx = ix * gridW / inW - 0.5;
+                heat[(long)y * w + x] = (float)Bilinear(grid, gridH, gridW, fy, fx);
+            }
+        }
+        Normalize(heat);
+        return heat;
+    }
+
+    private static double Bilinear(float[] grid, int gh, int gw, double fy, double fx)
+    {
+        fy = Math.Clamp(fy, 0, gh - 1);
+        fx = Math.Clamp(fx, 0, gw - 1);
+        int y0 = (int)Math.Floor(fy), x0 = (int)Math.Floor(fx);
+        int y1 = Math.Min(y0 + 1, gh - 1), x1 = Math.Min(x0 + 1, gw - 1);
+        double ty = fy - y0, tx = fx - x0;
+        double top = grid[y0 * gw + x0] * (1 - tx) + grid[y0 * gw + x1] * tx;
+        double bottom = grid[y1 * gw + x0] * (1 - tx) + grid[y1 * gw + x1] * tx;
+        return top * (1 - ty) + bottom * ty;
+    }
+
+    public static void Normalize(float[] heat)
+    {
+        float max = 0;
+        for (int i = 0; i < heat.Length; i++)
+        {
+            if (!(heat[i] > 0)) heat[i] = 0; // negatives and NaN
+            if (heat[i] > max) max = heat[i];
+        }
+        if (max > 0) for (int i = 0; i < heat.Length; i++) heat[i] /= max;
+    }
+}
+
+/// <summary>One gradient engine (an ONNX Runtime session fetching every activation) per explainer, created on first use.</summary>
+internal static class GradientEngines
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Explainer, GradientEngine> Engines = new();
+
+    public static GradientEngine For(Explainer explainer) =>
+        Engines.GetValue(explainer, e => new GradientEngine(e.Model, e.LogitsTensor));
+}
+
+/// <summary>Where a classifier reads its classes from, for CAM and Grad-CAM.</summary>
+internal static class ClassifierStructure
+{
+    private static readonly HashSet<string> Transparent = new(PassThroughRule().Append("Flatten").Append("Reshape").Append("Squeeze").Append("Unsqueeze"), StringComparer.Ordinal);
+
+    private static IEnumerable<string> PassThroughRule() => CnnFixations.Unravel.Rules.PassThroughRule.Ops;
+
+    /// <summary>Follows data input 0 back through element-wise and reshaping ops.</summary>
+    public static string Skip(OnnxModel model, string tensor)
+    {
+        while (model.Producer(tensor) is { } p && p.IsDefaultDomain && Transparent.Contains(p.OpType) && p.InputOrNull(0) is { } next && !model.IsConstant(next))
+            tensor = next;
+        return tensor;
+    }
+
+    /// <summary>The last tensor with spatial extent (H*W &gt; 1) on the way back from the logits along data inputs.</summary>
+    public static string? LastSpatialTensor(OnnxModel model, string logits, Func<string, int[]?> shape)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var queue = new Queue<string>();
+        queue.Enqueue(logits);
+        while (queue.Count > 0)
+        {
+            var t = queue.Dequeue();
+            if (!seen.Add(t)) continue;
+            if (shape(t) is { Length: 4 } s && s[0] == 1 && (long)s[2] * s[3] > 1) return t;
+            var p = model.Producer(t);
+            if (p == null) continue;
+            foreach (var input in p.Inputs)
+                if (input.Length > 0 && !model.IsConstant(input)) queue.Enqueue(input);
+        }
+        return null;
+    }
+}
+
+/// <summary>
+/// Grad-CAM: at a spatial tensor A (default: the last one before the pooling/flatten), channel weights
+/// alpha_k = spatial mean of d logit / d A_k, map = ReLU(sum_k alpha_k A_k), upsampled bilinearly to the image.
+/// </summary>
+public sealed class GradCamMethod : ISaliencyMethod
+{
+    private readonly string? _layer;
+
+    public GradCamMethod(string? layer = null) => _layer = layer;
+
+    public string Name => "gradcam";
+
+    public string? NotApplicable(Explainer explainer) =>
+        Layer(explainer) == null ? "the model has no spatial tensor before its classifier" : null;
+
+    private string? Layer(Explainer explainer) =>
+        _layer ?? ClassifierStructure.LastSpatialTensor(explainer.Model, explainer.LogitsTensor, explainer.TensorShape);
+
+    public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
+    {
+        string layer = Layer(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
+        var engine = GradientEngines.For(explainer);
+        var forward = engine.Forward(input.Tensor);
+        var grads = engine.Backward(forward, target, stopAt: layer);
+        var a = forward.TryGetValue(layer, out var v) ? v : throw new CnnFixationsException($"Grad-CAM layer '{layer}' is not an activation of the model");
+        int channels = a.Shape[1], h = a.Shape[2], w = a.Shape[3], plane = h * w;
+        var cam = new float[plane];
+        if (grads.TryGetValue(layer, out var g))
+            for (int k = 0; k < channels; k++)
+            {
+                double alpha = 0;
+                for (int i = 0; i < plane; i++) alpha += g[k * plane + i];
+                alpha /= plane;
+                if (alpha == 0) continue;
+                for (int i = 0; i < plane; i++) cam[i] += (float)(alpha * a.Data[k * plane + i]);
+            }
+        for (int i = 0; i < plane; i++) cam[i] = Math.Max(cam[i], 0f);
+        return new SaliencyMap(SaliencyUpsampler.ToImage(cam, h, w, input), input.Width, input.Height);
+    }
+}
+
+/// <summary>Vanilla gradient saliency: |d logit / d input|, the maximum over channels, at every input pixel.</summary>
+public sealed class GradientMethod : ISaliencyMethod
+{
+    public string Name => "gradient";
+
+    public string? NotApplicable(Explainer explainer) => null;
+
+    public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
+    {
+        var engine = GradientEngines.For(explainer);
+        var forward = engine.Forward(input.Tensor);
+        var grads = engine.Backward(forward, target);
+        int c = input.Tensor.Shape[1], h = input.Tensor.Shape[2], w = input.Tensor.Shape[3], plane = h * w;
+        var map = new float[plane];
+        if (grads.TryGetValue(explainer.Model.InputName, out var g))
+            for (int i = 0; i < plane; i++)
+            {
+                float m = 0;
+                for (int k = 0; k < c; k++) m = Math.Max(m, Math.Abs(g[k * plane + i]));
+                map[i] = m;
+            }
+        return new SaliencyMap(SaliencyUpsampler.ToImage(map, h, w, input), input.Width, input.Height);
+    }
+}
+
+/// <summary>
+/// CAM, for classifiers that end in global average pooling followed by a linear layer (Gemm/MatMul, or a
+/// 1x1 Conv on the pooled map) or that pool a class map (a 1x1 Conv to the classes, then global pooling):
+/// the class-weighted sum of the last spatial feature maps.
+/// </summary>
+public sealed class CamMethod : ISaliencyMethod
+{
+    public string Name => "cam";
+
+    private sealed record Structure(string FeatureMap, Func<OnnxModel, int, int, float[]>? Weights);
+
+    private static Structure? Find(Explainer explainer)
+    {
+        var model = explainer.Model;
+        string t = ClassifierStructure.Skip(model, explainer.LogitsTensor);
+        var p = model.Producer(t);
+        if (p == null || !p.IsDefaultDomain) return null;
+        if (p.OpType is "GlobalAveragePool" or "ReduceMean")
+            return new Structure(p.Inputs[0], null); // class maps pooled directly: CAM is the class's own map
+        bool linear = p.OpType is "Gemm" or "MatMul" || p.OpType == "Conv" && model.TryGetConstant(p.Inputs[1]) is { Shape: [_, _, 1, 1] };
+        if (!linear || model.IsConstant(p.Inputs[0]) || model.TryGetConstant(p.Inputs[1]) is not { } weight) return null;
+        if (p.OpType == "Gemm" && p.Attributes.GetInt("transA", 0) != 0) return null;
+        string pooled = ClassifierStructure.Skip(model, p.Inputs[0]);
+        var pool = model.Producer(pooled);
+        if (pool == null || pool.OpType is not ("GlobalAveragePool" or "ReduceMean")) return null;
+        bool transB = p.OpType == "Gemm" && p.Attributes.GetInt("transB", 0) != 0 || p.OpType == "Conv";
+        var w = weight.ToFloats();
+        int rows = weight.Shape[0], cols = weight.Shape[1];
+        return new Structure(pool.Inputs[0], (m, k, channels) =>
+        {
+            var result = new float[channels];
+            for (int c = 0; c < channels; c++) result[c] = transB ? w[k * cols + c] : w[c * cols + k];
+            return result;
+        });
+    }
+
+    public string? NotApplicable(Explainer explainer) =>
+        Find(explainer) == null ? "CAM needs a classifier that ends in global average pooling and a linear layer" : null;
+
+    public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
+    {
+        var s = Find(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
+        var forward = GradientEngines.For(explainer).Forward(input.Tensor);
+        var f = forward[s.FeatureMap];
+        int channels = f.Shape[1], h = f.Shape[2], w = f.Shape[3], plane = h * w;
+        var cam = new float[plane];
+        if (s.Weights == null) f.Data.AsSpan(target * plane, plane).CopyTo(cam);
+        else
+        {
+            var weights = s.Weights(explainer.Model, target, channels);
+            for (int c = 0; c < channels; c++)
+                for (int i = 0; i < plane; i++) cam[i] += weights[c] * f.Data[c * plane + i];
+        }
+        // CAM maps are signed: shift to a minimum of 0 so the strongest region is 1.
+        float min = cam.Min();
+        for (int i = 0; i < plane; i++) cam[i] -= min;
+        return new SaliencyMap(SaliencyUpsampler.ToImage(cam, h, w, input), input.Width, input.Height);
+    }
+}
