@@ -21,6 +21,8 @@ internal static class ExplainCommand
         var jobs = new Option<int>("--jobs", "-j") { Description = "Images processed at once (default: the number of cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Skip images whose outputs already exist in --out (resume an interrupted run)." };
         var start = new Option<string?>("--start") { Description = "Walk from any tensor instead of the class logit: TENSOR (its most active neuron), TENSOR:c (every active position of channel c) or TENSOR:c,y,x (one neuron). 'cnn-fixations inspect' lists tensor names." };
+        var method = new Option<string>("--method") { Description = "Explanation method: fixations (CNN Fixations), cam, gradcam, gradient, or all (one overlay per method plus <stem>.methods.png side by side). Baselines are boxed by thresholding their heat map at --box-threshold.", DefaultValueFactory = _ => "fixations" };
+        method.AcceptOnlyFromAmong("fixations", "cam", "gradcam", "gradient", "all");
         var report = new Option<bool>("--report") { Description = "Also write report.html in --out: a self-contained page with one card per image (overlay, top-5, box, links), sortable and filterable." };
         var layers = new Option<bool>("--layers") { Description = "Also write the fixations of every layer, projected to the image through receptive-field centres: <stem>.layers/ and the contact sheet <stem>.layers.png." };
         var crops = new Option<string>("--crops") { Description = "Views of the image: 'whole' (resized to the input), 'center' (short side to input*256/224, centre crop), 'five' (the authors' protocol: short side 256, four corners + centre + mirrors, points of the agreeing crops pooled).", DefaultValueFactory = _ => "whole" };
@@ -60,7 +62,7 @@ internal static class ExplainCommand
             "plus results.jsonl and results.csv for the whole run.")
         {
             images, model, outDir, json, cls, topK, inputTensor, preset, mean, std, scaleOpt, bgr, size, labels, output, recursive, jobs, skipExisting,
-            start, layers, report, crops, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
+            start, layers, report, method, crops, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
         };
 
         command.SetAction(parse =>
@@ -74,6 +76,7 @@ internal static class ExplainCommand
                 Start = parse.GetValue(start),
                 Layers = parse.GetValue(layers),
                 Report = parse.GetValue(report),
+                Method = parse.GetValue(method) ?? "fixations",
                 Crops = parse.GetValue(crops) switch { "five" => CropMode.Five, "center" or "centre" => CropMode.Center, _ => CropMode.Whole },
                 Mean = parse.GetValue(mean),
                 Std = parse.GetValue(std),
@@ -124,6 +127,7 @@ internal sealed record ExplainSettings
     public string? Start { get; init; }
     public bool Layers { get; init; }
     public bool Report { get; init; }
+    public string Method { get; init; } = "fixations";
     public CropMode Crops { get; init; } = CropMode.Whole;
     public string? Mean { get; init; }
     public string? Std { get; init; }

@@ -161,8 +161,12 @@ internal sealed class ExplainRun
                 foreach (int t in targets) explanations.Add(_explainer.Unravel(forward, t, forwardMs));
             }
             bool suffix = explanations.Count > 1 || _s.Class != null;
+            bool withFixations = _s.Method is "fixations" or "all";
             foreach (var e in explanations)
             {
+                if (_s.Method != "fixations" && e.Start == null)
+                    ExplainWithBaselines(input, e, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
+                if (!withFixations) continue;
                 var map = FixationMap.Build(e.Fixations.Input, input, _s.Maps);
                 var doc = Serialize(w => ExplanationJson.Write(w, input.ImagePath, _modelPath, _model.Sha256, input, e, map, sw.Elapsed.TotalMilliseconds));
                 outcome.Box ??= map.Box;
@@ -187,6 +191,60 @@ internal sealed class ExplainRun
             outcome.Error = $"cannot write the outputs of '{file.Path}': {e.Message}";
         }
         return outcome;
+    }
+
+    private static readonly string[] Baselines = { "cam", "gradcam", "gradient" };
+
+    /// <summary>The baseline methods for one target: <c>&lt;name&gt;.&lt;method&gt;.*</c> files, and with --method all a side-by-side sheet.</summary>
+    private void ExplainWithBaselines(ExplanationInput input, TensorExplanation prediction, string? name, ImageOutcome outcome, Stopwatch sw, bool verbose)
+    {
+        var methods = _s.Method == "all" ? Baselines : new[] { _s.Method };
+        var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
+        var overlays = new List<(string, byte[])>();
+        if (_s.Method == "all")
+        {
+            var fixations = FixationMap.Build(prediction.Fixations.Input, input, _s.Maps);
+            overlays.Add(("fixations", MapImages.OverlayPng(background, fixations.Heat, fixations.Box, fixations.Points, _s.Alpha)));
+        }
+        foreach (var m in methods)
+        {
+            Baselines.ISaliencyMethod method = m switch
+            {
+                "cam" => new Baselines.CamMethod(),
+                "gradcam" => new Baselines.GradCamMethod(),
+                _ => new Baselines.GradientMethod(),
+            };
+            if (method.NotApplicable(_explainer) is { } reason)
+            {
+                if (_s.Method != "all") throw new CnnFixationsException($"{m} does not apply to this model: {reason}");
+                if (verbose) _info.WriteLine($"  {m}: not applicable ({reason})");
+                continue;
+            }
+            var map = method.Compute(_explainer, input, prediction.Target);
+            var box = BoxFinder.FromThreshold(map.Heat, map.Width, map.Height, _s.Maps.BoxThreshold);
+            outcome.Box ??= box;
+            var overlay = MapImages.OverlayPng(background, map.Heat, box, Array.Empty<(int, int)>(), _s.Alpha);
+            overlays.Add((m, overlay));
+            var doc = Serialize(w => ExplanationJson.WriteBaseline(w, input.ImagePath, _modelPath, _model.Sha256, input, prediction, m, map, box, _s.Maps.BoxThreshold, sw.Elapsed.TotalMilliseconds));
+            if (verbose) _info.WriteLine($"  {m}: box {(box == null ? "none" : $"[{string.Join(", ", box)}]")}");
+            if (name != null)
+            {
+                string file = $"{name}.{m}";
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+                AtomicFile.WriteAllBytes(file + ".overlay.png", overlay);
+                AtomicFile.WriteAllBytes(file + ".heatmap.png", MapImages.GrayPng(map.Heat, map.Width, map.Height));
+                AtomicFile.Write(file + ".heatmap.npy", stream => NpyFile.WriteFloat32(stream, new[] { map.Height, map.Width }, map.Heat));
+                AtomicFile.WriteAllBytes(file + ".json", doc);
+                if (_s.Method != "all") { outcome.DocumentFiles.Add(file + ".json"); outcome.OverlayFiles.Add(file + ".overlay.png"); }
+                if (verbose) _info.WriteLine($"  wrote {file}.overlay.png, .heatmap.png, .heatmap.npy, .json");
+            }
+            else if (_s.Json != null && _s.Method != "all") outcome.Documents.Add(doc);
+        }
+        if (_s.Method == "all" && name != null && overlays.Count > 0)
+        {
+            AtomicFile.WriteAllBytes(name + ".methods.png", LayerSheet.MethodsPng(background, overlays));
+            if (verbose) _info.WriteLine($"  wrote {name}.methods.png");
+        }
     }
 
     private void ExplainFiveCrop(InputFile file, string? stemPath, ImageOutcome outcome, Stopwatch sw, bool verbose)
@@ -428,6 +486,8 @@ internal sealed class ExplainRun
             throw new UsageException("preprocessing options do not apply to --input-tensor (the tensor is used as it is)");
         if (_s.InputTensor != null && _s.Crops != CropMode.Whole) throw new UsageException("--crops does not apply to --input-tensor");
         if (_s.Crops == CropMode.Five && _s.TopKGiven) throw new UsageException("--crops five explains one label per image; --top-k does not apply");
+        if (_s.Method != "fixations" && (_s.Start != null || _s.Crops == CropMode.Five))
+            throw new UsageException($"--method {_s.Method} explains class logits of one view: it cannot be combined with --start or --crops five");
         if (_s.Alpha is < 0 or > 1 || double.IsNaN(_s.Alpha)) throw new UsageException($"--alpha must be between 0 and 1 (got {_s.Alpha.ToString(CultureInfo.InvariantCulture)})");
         if (!(_s.Maps.Sigma > 0) || _s.Maps.Sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
         if (!(_s.Maps.BoxThreshold > 0) || _s.Maps.BoxThreshold > 1) throw new UsageException("--box-threshold must be in (0, 1]");

@@ -89,6 +89,48 @@ public static class ExplanationJson
         w.WriteEndObject();
     }
 
+    /// <summary>The document of a baseline method (CAM, Grad-CAM, gradient): the same fields without fixations, plus "method".</summary>
+    public static void WriteBaseline(Utf8JsonWriter w, string? imagePath, string modelPath, string modelSha256, ExplanationInput input,
+        TensorExplanation prediction, string method, Baselines.SaliencyMap map, int[]? box, double threshold, double totalMs)
+    {
+        w.WriteStartObject();
+        if (imagePath == null) w.WriteNull("image"); else w.WriteString("image", imagePath);
+        w.WriteNumber("width", input.Width);
+        w.WriteNumber("height", input.Height);
+        w.WriteStartObject("model");
+        w.WriteString("path", modelPath);
+        w.WriteString("sha256", modelSha256);
+        w.WriteEndObject();
+        w.WriteString("method", method);
+        w.WriteStartArray("predictions");
+        foreach (var p in prediction.Predictions)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("index", p.Index);
+            WriteLabel(w, p.Label);
+            w.WriteNumber("score", p.Score);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartObject("target");
+        w.WriteNumber("index", prediction.Target);
+        WriteLabel(w, prediction.TargetLabel);
+        w.WriteNumber("logit", prediction.TargetLogit);
+        w.WriteEndObject();
+        w.WriteNumber("boxThreshold", threshold);
+        if (box == null) w.WriteNull("box");
+        else
+        {
+            w.WriteStartArray("box");
+            foreach (int v in box) w.WriteNumberValue(v);
+            w.WriteEndArray();
+        }
+        w.WriteStartObject("timings");
+        w.WriteNumber("totalMs", Math.Round(totalMs, 3));
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
     private static void WriteNeurons(Utf8JsonWriter w, string name, IEnumerable<int[]> neurons)
     {
         w.WriteStartArray(name);

@@ -60,6 +60,30 @@ public static class LayerSheet
         return Encode(sheet);
     }
 
+    /// <summary>Overlays side by side, one per explanation method, each captioned with its name.</summary>
+    public static byte[] MethodsPng(RgbImage image, IReadOnlyList<(string Name, byte[] OverlayPng)> overlays, int tileWidth = 320)
+    {
+        float scale = (float)tileWidth / image.Width;
+        int tileHeight = Math.Max(1, (int)Math.Round(image.Height * scale));
+        const int caption = 24, gap = 6;
+        int width = overlays.Count * (tileWidth + gap) + gap, height = tileHeight + caption + 2 * gap;
+        using var sheet = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        using var canvas = new SKCanvas(sheet);
+        canvas.Clear(new SKColor(250, 250, 250));
+        var typeface = Typeface.Value;
+        using var font = typeface != null ? new SKFont(typeface, 14) : null;
+        using var textPaint = new SKPaint { Color = new SKColor(20, 20, 20), IsAntialias = true };
+        for (int i = 0; i < overlays.Count; i++)
+        {
+            using var tile = SKImage.FromEncodedData(overlays[i].OverlayPng);
+            float left = gap + i * (tileWidth + gap);
+            canvas.DrawImage(tile, new SKRect(left, gap, left + tileWidth, gap + tileHeight), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
+            if (font != null) canvas.DrawText(overlays[i].Name, left, gap + tileHeight + 17, SKTextAlign.Left, font, textPaint);
+            else DigitFont.Draw(canvas, i + 1, left, gap + tileHeight + 5, textPaint);
+        }
+        return Encode(sheet);
+    }
+
     private static SKBitmap Dimmed(RgbImage image)
     {
         var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));

@@ -126,3 +126,29 @@ public class BatchTests
             Assert.InRange(p[0].GetInt32(), 105, 406);
     }
 }
+
+public class MethodOptionTests
+{
+    [Fact]
+    public void Method_all_writes_one_overlay_per_method_and_a_side_by_side_sheet()
+    {
+        string output = TestPaths.NewTempDir();
+        var r = CliRunner.Run("explain", Path.Combine(TestPaths.Samples, "cat.png"), "--method", "all", "--out", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (var f in new[] { "cat.overlay.png", "cat.cam.overlay.png", "cat.gradcam.overlay.png", "cat.gradient.overlay.png", "cat.methods.png", "cat.gradcam.json", "cat.json" })
+            Assert.True(File.Exists(Path.Combine(output, f)), "missing " + f);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "cat.gradcam.json")));
+        Assert.Equal("gradcam", doc.RootElement.GetProperty("method").GetString());
+        Assert.Equal(286, doc.RootElement.GetProperty("target").GetProperty("index").GetInt32());
+        Assert.Equal(4, doc.RootElement.GetProperty("box").GetArrayLength());
+    }
+
+    [Fact]
+    public void Cam_on_a_model_without_global_pooling_says_it_does_not_apply()
+    {
+        var fixture = new CnnFixations.Tests.Fixtures.TinyFixture("vgg16", "vgg16.onnx");
+        var r = CliRunner.Run("explain", "--model", fixture.ModelPath, "--input-tensor", fixture.InputPath, "--method", "cam");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("cam does not apply", r.Stderr);
+    }
+}
