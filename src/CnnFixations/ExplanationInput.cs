@@ -37,6 +37,10 @@ public sealed class ExplanationInput
 
     public static ExplanationInput FromImage(string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth)
     {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(preprocessing);
+        if (inputHeight < 1 || inputWidth < 1)
+            throw new CnnFixationsException($"the network input size {inputHeight}x{inputWidth} is not fixed or not positive: give the size the model takes (--size HxW)");
         var resized = image.Width == inputWidth && image.Height == inputHeight ? image : Resampler.Resize(image, inputWidth, inputHeight);
         var data = preprocessing.ToTensor(resized);
         var tensor = new TensorValue(new[] { 1, 3, inputHeight, inputWidth }, data);
