@@ -28,6 +28,9 @@ public sealed class ExplanationInput
     public int Width { get; }
     public int Height { get; }
 
+    /// <summary>The largest network input (height x width) an image is resized to: bigger declared sizes are refused, not allocated.</summary>
+    public const long MaxInputPixels = ImageLoader.DefaultMaxPixels;
+
     /// <summary>The whole image resized to the model's input size (the default geometry), then normalized.</summary>
     public static ExplanationInput FromImage(string path, Preprocessing preprocessing, int inputHeight, int inputWidth, long maxPixels = ImageLoader.DefaultMaxPixels)
     {
@@ -41,6 +44,8 @@ public sealed class ExplanationInput
         ArgumentNullException.ThrowIfNull(preprocessing);
         if (inputHeight < 1 || inputWidth < 1)
             throw new CnnFixationsException($"the network input size {inputHeight}x{inputWidth} is not fixed or not positive: give the size the model takes (--size HxW)");
+        if ((long)inputHeight * inputWidth > MaxInputPixels)
+            throw new CnnFixationsException($"the network input size {inputHeight}x{inputWidth} is larger than {MaxInputPixels} pixels; no image classifier takes that");
         var resized = image.Width == inputWidth && image.Height == inputHeight ? image : Resampler.Resize(image, inputWidth, inputHeight);
         var data = preprocessing.ToTensor(resized);
         var tensor = new TensorValue(new[] { 1, 3, inputHeight, inputWidth }, data);
@@ -52,8 +57,8 @@ public sealed class ExplanationInput
     {
         if (!File.Exists(path)) throw new CnnFixationsException($"input tensor file '{path}' not found");
         var (shape, data) = NpyFile.ReadFloat32(path);
-        if (shape.Length != 4 || shape[0] != 1)
-            throw new CnnFixationsException($"input tensor '{path}' has shape {Shapes.Format(shape)}; a float32 [1,C,H,W] array is needed");
+        if (shape.Length != 4 || shape[0] != 1 || shape[1] < 1 || shape[2] < 1 || shape[3] < 1)
+            throw new CnnFixationsException($"input tensor '{path}' has shape {Shapes.Format(shape)}; a float32 [1,C,H,W] array (C, H, W at least 1) is needed");
         var tensor = new TensorValue(shape, data);
         return new ExplanationInput(null, null, tensor, new InputRegion(0, 0, shape[3], shape[2], false), shape[3], shape[2]);
     }

@@ -291,6 +291,15 @@ public sealed class ModelInputTests : IClassFixture<Scratch>
     }
 
     [Fact]
+    public void Huge_declared_input_size_is_refused_before_allocating()
+    {
+        // A model that declares a 60000x60000 input: resizing an image to it would need 10 GB.
+        var proto = Scratch.StandardNet().Proto();
+        NetBuilder.SetInputShape(proto, 1, 3, 60000, 60000);
+        Expect.Failure(Explain(Save(proto, "huge.onnx"), _image), 1, "60000x60000", "larger than");
+    }
+
+    [Fact]
     public void Non_float_input_is_refused_with_its_type()
     {
         var proto = Scratch.StandardNet().Proto();
