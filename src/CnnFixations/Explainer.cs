@@ -23,6 +23,13 @@ public sealed record TensorExplanation(
 
     /// <summary>The start of the walk when it is not a class logit (<see cref="Explainer.UnravelFrom"/>).</summary>
     public StartPoint? Start { get; init; }
+
+    /// <summary>
+    /// Problems that did not stop the walk but may make its fixations incomplete: NaN or infinite
+    /// values in the weights the rules read or in the activations the walk went through (the rules
+    /// never follow a NaN score, so fixations through such values can be missing). Empty when none.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
 }
 
 /// <summary>
@@ -41,11 +48,15 @@ public sealed class Explainer : IDisposable
     /// <param name="startTensor">Walk from this tensor instead of the class logits (see <see cref="UnravelFrom"/>).</param>
     public Explainer(OnnxModel model, UnravelOptions? options = null, string? outputName = null, int intraOpThreads = 0, string? startTensor = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
         Model = model;
         Options = options ?? UnravelOptions.Default;
+        if (model.InputElementType != Onnx.Proto.TensorProto.Types.DataType.Float)
+            throw new CnnFixationsException($"the model's input '{model.InputName}' has element type {model.InputElementType}; only float32 image inputs are supported");
         LogitsTensor = ClassifierHead.FindLogits(model, outputName);
         StartTensor = startTensor ?? LogitsTensor;
         _plan = UnravelPlan.Create(model, StartTensor, RuleSet.Default, Options);
+        WeightWarnings = NonFiniteWeights(model, _plan);
         _runtimeConstants = _plan.RuntimeConstants.ToArray();
         // With a fixed input size the shapes are known before the forward pass, so only the tensors
         // whose values the rules read are fetched (and written straight into preallocated buffers).
@@ -64,6 +75,9 @@ public sealed class Explainer : IDisposable
     /// <summary>How many tensors each forward pass fetches besides the logits.</summary>
     public int FetchedTensorCount => _fetch.Length - 1;
     public LabelSet? Labels { get; set; }
+
+    /// <summary>One line for each weight tensor the walk reads that holds NaN or infinite values.</summary>
+    public IReadOnlyList<string> WeightWarnings { get; }
 
     /// <summary>
     /// The forward pass: logits and every activation the walk reads. Dispose the result when done
@@ -89,6 +103,7 @@ public sealed class Explainer : IDisposable
             }
         }
         values[Model.InputName] = input;
+        CheckLogits(values[LogitsTensor], input);
         return new ForwardPass(values, buffers == null ? null : () =>
         {
             if (_buffers.Count < MaxPooledBuffers) _buffers.Add(buffers);
@@ -98,6 +113,71 @@ public sealed class Explainer : IDisposable
     // Activation buffers of finished passes, reused by later ones (a few sets: one per pass in flight).
     private readonly System.Collections.Concurrent.ConcurrentBag<float[][]> _buffers = new();
     private static readonly int MaxPooledBuffers = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>
+    /// The class scores must be a classifier's ([1,N] or [1,N,1,1]) and finite: with a NaN or an
+    /// infinity among them the ranking and the softmax mean nothing, so the run stops and says where
+    /// the values came from as far as it can tell.
+    /// </summary>
+    private void CheckLogits(TensorValue logits, TensorValue input)
+    {
+        ClassifierHead.CheckScores(LogitsTensor, logits);
+        var (nan, inf) = CountNonFinite(logits.Data);
+        if (nan == 0 && inf == 0) return;
+        var (inNan, inInf) = CountNonFinite(input.Data);
+        string cause = inNan + inInf > 0 ? $"the input itself holds {Describe(inNan, inInf)}"
+            : WeightWarnings.Count > 0 ? WeightWarnings[0]
+            : "an overflow in the forward pass or NaN/Inf in weights that the walk does not read";
+        throw new CnnFixationsException(
+            $"the class scores '{LogitsTensor}' hold {Describe(nan, inf)} of {logits.Length}, so there is no class to explain ({cause})");
+    }
+
+    internal static (int NaN, int Infinite) CountNonFinite(ReadOnlySpan<float> values)
+    {
+        int nan = 0, inf = 0;
+        foreach (float v in values)
+        {
+            if (float.IsNaN(v)) nan++;
+            else if (float.IsInfinity(v)) inf++;
+        }
+        return (nan, inf);
+    }
+
+    private static string Describe(int nan, int inf) =>
+        nan > 0 && inf > 0 ? $"{nan} NaN and {inf} infinite values" : nan > 0 ? $"{nan} NaN value{(nan == 1 ? "" : "s")}" : $"{inf} infinite value{(inf == 1 ? "" : "s")}";
+
+    private static List<string> NonFiniteWeights(OnnxModel model, UnravelPlan plan)
+    {
+        var warnings = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in plan.Nodes.Reverse())
+        {
+            var rule = RuleSet.Default.Find(node);
+            if (rule == null) continue;
+            foreach (var name in rule.ConstantsRead(node, model))
+            {
+                if (!seen.Add(name) || model.TryGetConstant(name) is not { IsFloat: true } c) continue;
+                var (nan, inf) = CountNonFinite(c.ToFloats());
+                if (nan + inf > 0)
+                    warnings.Add($"weights '{name}' of {node.Describe()} hold {Describe(nan, inf)}");
+            }
+        }
+        return warnings;
+    }
+
+    /// <summary>One line for each tensor the walk went through (the input included) that holds NaN or infinite values.</summary>
+    private static List<string> NonFiniteActivations(UnravelResult result, IReadOnlyDictionary<string, TensorValue> forward)
+    {
+        var warnings = new List<string>();
+        foreach (var layer in result.Layers)
+        {
+            if (!forward.TryGetValue(layer.Tensor, out var value)) continue;
+            var (nan, inf) = CountNonFinite(value.Data);
+            if (nan + inf > 0)
+                warnings.Add($"activation '{layer.Tensor}' holds {Describe(nan, inf)} of {value.Length}: fixations are not followed through them");
+        }
+        return warnings;
+    }
 
     /// <summary>Runs the forward pass and unravels the given class (null: the top-1 class).</summary>
     public TensorExplanation Explain(TensorValue input, int? target = null)
@@ -123,7 +203,12 @@ public sealed class Explainer : IDisposable
         var walk = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes);
         var result = walk.Run(start);
         double unravelMs = sw.Elapsed.TotalMilliseconds;
-        return new TensorExplanation(logits.Data, Predict(logits.Data, 5), target, logits.Data[target], result, forwardMs, unravelMs) { TargetLabel = Labels?[target] };
+        var warnings = WeightWarnings.Concat(NonFiniteActivations(result, forward)).ToArray();
+        return new TensorExplanation(logits.Data, Predict(logits.Data, 5), target, logits.Data[target], result, forwardMs, unravelMs)
+        {
+            TargetLabel = Labels?[target],
+            Warnings = warnings,
+        };
     }
 
     /// <summary>Unravels from a neuron or channel of the start tensor (any layer); the prediction is reported alongside.</summary>
@@ -167,7 +252,12 @@ public sealed class Explainer : IDisposable
 
     private void CheckInput(TensorValue input)
     {
+        ArgumentNullException.ThrowIfNull(input);
         var declared = Model.InputShape;
+        if (declared.Length == 4 && input.Rank == 4 && declared[1] > 0 && declared[1] != input.Shape[1])
+            throw new CnnFixationsException(
+                $"the model expects {declared[1]} input channel{(declared[1] == 1 ? "" : "s")} ({Shapes.Format(declared)}), the input has {input.Shape[1]} ({Shapes.Format(input.Shape)})" +
+                (input.Shape[1] == 3 ? "; images are read as RGB: give a matching tensor with --input-tensor" : ""));
         if (declared.Length != 0 && declared.Length != input.Rank)
             throw new CnnFixationsException($"the input tensor has shape {Shapes.Format(input.Shape)}, the model expects rank {declared.Length} ({Shapes.Format(declared)})");
         for (int i = 0; i < declared.Length; i++)

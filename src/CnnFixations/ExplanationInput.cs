@@ -29,6 +29,9 @@ public sealed class ExplanationInput
     public int Width => Geometry.ImageWidth;
     public int Height => Geometry.ImageHeight;
 
+    /// <summary>The largest network input (height x width) an image is resized to: bigger declared sizes are refused, not allocated.</summary>
+    public const long MaxInputPixels = ImageLoader.DefaultMaxPixels;
+
     /// <summary>The whole image resized to the model's input size (the default geometry), then normalized.</summary>
     public static ExplanationInput FromImage(string path, Preprocessing preprocessing, int inputHeight, int inputWidth, long maxPixels = ImageLoader.DefaultMaxPixels)
     {
@@ -38,6 +41,12 @@ public sealed class ExplanationInput
 
     public static ExplanationInput FromImage(string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth)
     {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(preprocessing);
+        if (inputHeight < 1 || inputWidth < 1)
+            throw new CnnFixationsException($"the network input size {inputHeight}x{inputWidth} is not fixed or not positive: give the size the model takes (--size HxW)");
+        if ((long)inputHeight * inputWidth > MaxInputPixels)
+            throw new CnnFixationsException($"the network input size {inputHeight}x{inputWidth} is larger than {MaxInputPixels} pixels; no image classifier takes that");
         var resized = image.Width == inputWidth && image.Height == inputHeight ? image : Resampler.Resize(image, inputWidth, inputHeight);
         return new ExplanationInput(path, image, ToTensor(resized, preprocessing), InputGeometry.WholeImage(image.Width, image.Height), "whole");
     }
@@ -80,8 +89,8 @@ public sealed class ExplanationInput
     {
         if (!File.Exists(path)) throw new CnnFixationsException($"input tensor file '{path}' not found");
         var (shape, data) = NpyFile.ReadFloat32(path);
-        if (shape.Length != 4 || shape[0] != 1)
-            throw new CnnFixationsException($"input tensor '{path}' has shape {Shapes.Format(shape)}; a float32 [1,C,H,W] array is needed");
+        if (shape.Length != 4 || shape[0] != 1 || shape[1] < 1 || shape[2] < 1 || shape[3] < 1)
+            throw new CnnFixationsException($"input tensor '{path}' has shape {Shapes.Format(shape)}; a float32 [1,C,H,W] array (C, H, W at least 1) is needed");
         return new ExplanationInput(null, null, new TensorValue(shape, data), InputGeometry.WholeImage(shape[3], shape[2]), "tensor");
     }
 

@@ -81,6 +81,10 @@ public static class ExplanationJson
             w.WriteEndArray();
         }
 
+        w.WriteStartArray("warnings");
+        foreach (var warning in explanation.Warnings) w.WriteStringValue(warning);
+        w.WriteEndArray();
+
         w.WriteStartObject("timings");
         w.WriteNumber("forwardMs", Math.Round(explanation.ForwardMs, 3));
         w.WriteNumber("unravelMs", Math.Round(explanation.UnravelMs, 3));

@@ -39,6 +39,8 @@ public sealed class LabelSet
                 throw new CnnFixationsException($"class index {index} is out of range: the model has {classCount} classes (0..{classCount - 1})");
             return index;
         }
+        if (long.TryParse(spec, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long big))
+            throw new CnnFixationsException($"class index {big} is out of range: the model has {classCount} classes (0..{classCount - 1})");
         if (labels == null)
             throw new CnnFixationsException($"class '{spec}' is not an index and the model has no labels (give --labels FILE or a class index)");
         string wanted = spec.Trim();

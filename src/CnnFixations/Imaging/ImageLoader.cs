@@ -14,29 +14,56 @@ public static class ImageLoader
     public static RgbImage Load(string path, long maxPixels = DefaultMaxPixels)
     {
         ArgumentNullException.ThrowIfNull(path);
-        byte[] bytes = ReadFile(path);
+        return Load(ReadFile(path), path, maxPixels);
+    }
+
+    /// <summary>
+    /// Decodes an encoded image held in memory; <paramref name="name"/> names it in error messages.
+    /// Every failure (empty, truncated, corrupt, unsupported, too large) is a <see cref="CnnFixationsException"/>.
+    /// </summary>
+    public static RgbImage Load(byte[] bytes, string name, long maxPixels = DefaultMaxPixels)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        ArgumentNullException.ThrowIfNull(name);
+        if (maxPixels < 1)
+            throw new CnnFixationsException($"the pixel limit for image '{name}' must be positive (got {maxPixels})");
+        if (bytes.Length == 0)
+            throw new CnnFixationsException($"cannot read image '{name}': the file is empty");
+        if (ImageFormatSniffer.UnsupportedFormat(bytes) is { } other)
+            throw new CnnFixationsException($"image '{name}' is {other}, which is not supported (PNG, JPEG, BMP, WebP or GIF expected)");
+
         // The codec takes ownership of the stream (and deletes it itself when it fails to open).
         using var codec = SKCodec.Create(new SKMemoryStream(bytes), out SKCodecResult createResult);
         if (codec is null)
         {
-            throw createResult == SKCodecResult.IncompleteInput
-                ? new CnnFixationsException($"image '{path}' is truncated: its header is incomplete")
-                : new CnnFixationsException($"'{path}' is not a supported image (PNG, JPEG, BMP, WebP or GIF expected)");
+            throw createResult == SKCodecResult.IncompleteInput && ImageFormatSniffer.LooksSupported(bytes)
+                ? new CnnFixationsException($"image '{name}' is truncated: its header is incomplete")
+                : new CnnFixationsException($"'{name}' is not a supported image (PNG, JPEG, BMP, WebP or GIF expected)");
         }
 
+        // The size comes from the header alone: a file that declares more pixels than the limit
+        // (a decompression bomb) is refused here, before any pixel memory is allocated.
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width < 1 || height < 1)
-            throw new CnnFixationsException($"image '{path}' has no pixels ({width}x{height})");
+            throw new CnnFixationsException($"image '{name}' has no pixels ({width}x{height})");
         long pixels = (long)width * height;
         if (pixels > maxPixels)
-            throw new CnnFixationsException($"image '{path}' is {width}x{height} = {pixels} pixels, more than the limit of {maxPixels}");
+            throw new CnnFixationsException($"image '{name}' is {width}x{height} = {pixels} pixels, more than the limit of {maxPixels} (see --max-pixels)");
         if (pixels * 4 > Array.MaxLength)
-            throw new CnnFixationsException($"image '{path}' is {width}x{height}, too large to decode in memory");
+            throw new CnnFixationsException($"image '{name}' is {width}x{height}, too large to decode in memory");
 
         // RGBA in memory order whatever the platform's native order; colours as stored (unpremultiplied),
         // no colour space conversion.
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = new byte[pixels * 4];
+        byte[] rgba;
+        try
+        {
+            rgba = new byte[pixels * 4];
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new CnnFixationsException($"image '{name}' is {width}x{height}: not enough memory to decode it", e);
+        }
         SKCodecResult result;
         unsafe
         {
@@ -46,8 +73,8 @@ public static class ImageLoader
         if (result != SKCodecResult.Success)
         {
             throw result == SKCodecResult.IncompleteInput
-                ? new CnnFixationsException($"image '{path}' is truncated: its pixel data ends early")
-                : new CnnFixationsException($"image '{path}' cannot be decoded: {Describe(result)}");
+                ? new CnnFixationsException($"image '{name}' is truncated: its pixel data ends early")
+                : new CnnFixationsException($"image '{name}' cannot be decoded: {Describe(result)}");
         }
 
         var rgb = new byte[pixels * 3];

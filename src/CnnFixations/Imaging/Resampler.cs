@@ -12,6 +12,10 @@ public static class Resampler
         ArgumentNullException.ThrowIfNull(src);
         if (width < 1 || height < 1)
             throw new CnnFixationsException($"cannot resize a {src.Width}x{src.Height} image to {width}x{height}: the size must be at least 1x1");
+        // The horizontal pass makes a width x src.Height image first: refuse what would not fit in memory
+        // (only extreme aspect ratios get there within the pixel limits).
+        if (3L * width * src.Height > Array.MaxLength || 3L * width * height > Array.MaxLength)
+            throw new CnnFixationsException($"cannot resize a {src.Width}x{src.Height} image to {width}x{height}: the intermediate image is too large");
         var image = src;
         if (width != src.Width)
             image = ResizeRows(image, width);

@@ -11,6 +11,9 @@ namespace CnnFixations.Inference;
 /// </summary>
 public sealed class ModelSession : IDisposable
 {
+    /// <summary>Operator domains besides the default one that ONNX Runtime's CPU provider implements.</summary>
+    private static readonly HashSet<string> RuntimeDomains = new(StringComparer.Ordinal) { "ai.onnx.ml", "com.microsoft", "com.microsoft.nchwc" };
+
     private readonly InferenceSession _session;
     private readonly OnnxModel _model;
 
@@ -26,14 +29,21 @@ public sealed class ModelSession : IDisposable
         if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
         if (model.Directory != null)
             options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", model.Directory);
-        byte[] bytes = model.SerializeWithOutputs(ExtraOutputs);
+        string label = model.Path ?? "(in memory)";
         try
         {
+            byte[] bytes = model.SerializeWithOutputs(ExtraOutputs);
             _session = new InferenceSession(bytes, options);
         }
         catch (OnnxRuntimeException e)
         {
-            throw new CnnFixationsException($"ONNX Runtime cannot load the model: {FirstLine(e.Message)}", e);
+            var foreign = model.Nodes.FirstOrDefault(n => !n.IsDefaultDomain && !RuntimeDomains.Contains(n.Domain));
+            string hint = foreign == null ? "" : $" ({foreign.Describe()} is from domain '{foreign.Domain}', which ONNX Runtime does not implement)";
+            throw new CnnFixationsException($"ONNX Runtime cannot load model '{label}'{hint}: {FirstLine(e.Message)}", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CnnFixationsException($"model file '{label}' cannot be read: {e.Message}", e);
         }
         finally
         {

@@ -24,7 +24,11 @@ public static class AtomicFile
         }
     }
 
-    /// <summary>Lets <paramref name="write"/> fill the new file; on any exception the temporary file is deleted and the exception rethrown.</summary>
+    /// <summary>
+    /// Lets <paramref name="write"/> fill the new file; on any exception the temporary file is deleted.
+    /// A file system failure (missing or unwritable folder, a file where a folder should be, a full
+    /// disk) becomes a <see cref="CnnFixationsException"/> naming the path; other exceptions are rethrown.
+    /// </summary>
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -41,10 +45,12 @@ public static class AtomicFile
             }
             File.Move(temp, full, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             try { File.Delete(temp); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            catch (Exception d) when (d is IOException or UnauthorizedAccessException) { }
+            if (e is IOException or UnauthorizedAccessException)
+                throw new CnnFixationsException($"cannot write '{path}': {e.Message}", e);
             throw;
         }
     }

@@ -55,8 +55,10 @@ internal sealed class ConstantFolder
                 var x = Input(0);
                 if (x == null) return null;
                 int r = x.Shape.Length;
-                var perm = node.Attributes.GetInts("perm")?.Select(p => (int)p).ToArray() ?? Enumerable.Range(0, r).Reverse().ToArray();
-                return Transpose(x, perm);
+                var perm = node.Attributes.GetInts("perm") ?? Enumerable.Range(0, r).Reverse().Select(p => (long)p).ToArray();
+                if (perm.Length != r || perm.Any(p => p < 0 || p >= r) || perm.Distinct().Count() != r)
+                    throw new CnnFixationsException($"{node.Describe()}: perm [{string.Join(",", perm)}] is not a permutation of the {r} axes of {Shapes.Format(x.Shape)}");
+                return Transpose(x, perm.Select(p => (int)p).ToArray());
             }
             case "Reshape":
             {
@@ -68,10 +70,13 @@ internal sealed class ConstantFolder
             {
                 var x = Input(0);
                 if (x == null) return null;
-                int axis = (int)node.Attributes.GetInt("axis", 1);
-                if (axis < 0) axis += x.Shape.Length;
+                long axis = node.Attributes.GetInt("axis", 1);
+                int rank = x.Shape.Length;
+                if (axis < -rank || axis > rank)
+                    throw new CnnFixationsException($"{node.Describe()}: axis {axis} is outside [-{rank}, {rank}] for {Shapes.Format(x.Shape)}");
+                if (axis < 0) axis += rank;
                 int outer = 1, inner = 1;
-                for (int i = 0; i < x.Shape.Length; i++) if (i < axis) outer *= x.Shape[i]; else inner *= x.Shape[i];
+                for (int i = 0; i < rank; i++) if (i < axis) outer *= x.Shape[i]; else inner *= x.Shape[i];
                 return x.WithShape(new[] { outer, inner });
             }
             case "Squeeze":
@@ -86,7 +91,7 @@ internal sealed class ConstantFolder
                     if (a == null) return null;
                     axes = a.ToInt64s();
                 }
-                return x.WithShape(node.OpType == "Squeeze" ? SqueezeShape(x.Shape, axes) : UnsqueezeShape(x.Shape, axes ?? Array.Empty<long>()));
+                return x.WithShape(node.OpType == "Squeeze" ? SqueezeShape(x.Shape, axes, node) : UnsqueezeShape(x.Shape, axes ?? Array.Empty<long>(), node));
             }
             case "Cast":
             {
@@ -171,42 +176,65 @@ internal sealed class ConstantFolder
     internal static int[] ResolveReshape(int[] inShape, long[] target, bool allowZero, GraphNode node)
     {
         long total = Shapes.ElementCount(inShape);
-        var shape = new long[target.Length];
+        var shape = new int[target.Length];
         int inferred = -1;
         long known = 1;
+        string Target() => $"[{string.Join(",", target)}]";
         for (int i = 0; i < target.Length; i++)
         {
             long d = target[i];
-            if (d == 0 && !allowZero) d = i < inShape.Length ? inShape[i] : throw new CnnFixationsException($"{node.Describe()}: cannot copy dimension {i}");
+            if (d == 0 && !allowZero)
+                d = i < inShape.Length ? inShape[i] : throw new CnnFixationsException($"{node.Describe()}: cannot copy dimension {i} of {Shapes.Format(inShape)} (shape {Target()})");
             if (d == -1)
             {
-                if (inferred >= 0) throw new CnnFixationsException($"{node.Describe()}: two -1 dimensions");
+                if (inferred >= 0) throw new CnnFixationsException($"{node.Describe()}: shape {Target()} has two -1 dimensions");
                 inferred = i;
                 continue;
             }
-            shape[i] = d;
-            known *= d;
+            if (d < 0 || d > int.MaxValue)
+                throw new CnnFixationsException($"{node.Describe()}: shape {Target()} has an invalid dimension {d}");
+            shape[i] = (int)d;
+            known = d != 0 && known > long.MaxValue / d ? long.MaxValue : known * d; // saturates: such a shape fits nothing
         }
-        if (inferred >= 0) shape[inferred] = known == 0 ? 0 : total / known;
-        if (Shapes.ElementCount(shape.Select(s => (int)s).ToArray()) != total)
-            throw new CnnFixationsException($"{node.Describe()}: cannot reshape {Shapes.Format(inShape)} to [{string.Join(",", target)}]");
-        return shape.Select(s => (int)s).ToArray();
+        if (inferred >= 0)
+        {
+            if (known == 0 || total % known != 0 || total / known > int.MaxValue)
+                throw new CnnFixationsException($"{node.Describe()}: cannot reshape {Shapes.Format(inShape)} to {Target()}");
+            shape[inferred] = (int)(total / known);
+        }
+        if (Shapes.ElementCount(shape) != total)
+            throw new CnnFixationsException($"{node.Describe()}: cannot reshape {Shapes.Format(inShape)} to {Target()}");
+        return shape;
     }
 
-    internal static int[] SqueezeShape(int[] shape, long[]? axes)
+    internal static int[] SqueezeShape(int[] shape, long[]? axes, GraphNode node)
     {
         if (axes == null || axes.Length == 0) return shape.Where(d => d != 1).ToArray();
-        var drop = axes.Select(a => (int)(a < 0 ? a + shape.Length : a)).ToHashSet();
+        var drop = NormalizeAxes(axes, shape.Length, node);
+        if (drop.Any(a => shape[a] != 1))
+            throw new CnnFixationsException($"{node.Describe()}: cannot squeeze axes [{string.Join(",", axes)}] of {Shapes.Format(shape)}: each must have size 1");
         return shape.Where((_, i) => !drop.Contains(i)).ToArray();
     }
 
-    internal static int[] UnsqueezeShape(int[] shape, long[] axes)
+    internal static int[] UnsqueezeShape(int[] shape, long[] axes, GraphNode node)
     {
         int rank = shape.Length + axes.Length;
-        var insert = axes.Select(a => (int)(a < 0 ? a + rank : a)).ToHashSet();
+        var insert = NormalizeAxes(axes, rank, node);
         var result = new int[rank];
         int j = 0;
         for (int i = 0; i < rank; i++) result[i] = insert.Contains(i) ? 1 : shape[j++];
         return result;
+    }
+
+    /// <summary>Axes in [-rank, rank) made non-negative; out of range or repeated axes are an error.</summary>
+    private static HashSet<int> NormalizeAxes(long[] axes, int rank, GraphNode node)
+    {
+        var set = new HashSet<int>();
+        foreach (long a in axes)
+        {
+            if (a < -rank || a >= rank || !set.Add((int)(a < 0 ? a + rank : a)))
+                throw new CnnFixationsException($"{node.Describe()}: axes [{string.Join(",", axes)}] are out of range or repeated for rank {rank}");
+        }
+        return set;
     }
 }

@@ -23,6 +23,7 @@ public sealed class OnnxModel
     private readonly Dictionary<string, TensorProto> _initializers = new(StringComparer.Ordinal);
     private readonly HashSet<string> _constants = new(StringComparer.Ordinal);
     private readonly HashSet<string> _graphOutputs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int[]?> _outputShapes = new(StringComparer.Ordinal);
     private readonly ConstantFolder _folder;
 
     private readonly byte[] _bytes;
@@ -37,6 +38,11 @@ public sealed class OnnxModel
         var graph = proto.Graph ?? throw new CnnFixationsException("the model has no graph");
 
         foreach (var init in graph.Initializer) _initializers[init.Name] = init;
+        // External data files are checked now (present, long enough), so that a missing one is named
+        // before anything else reads the model; their bytes are read only when needed.
+        foreach (var init in graph.Initializer)
+            if (init.DataLocation == TensorProto.Types.DataLocation.External)
+                TensorProtoReader.ResolveExternal(init, Directory);
         Metadata = proto.MetadataProps
             .GroupBy(p => p.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
@@ -67,12 +73,14 @@ public sealed class OnnxModel
         var tensorType = input.Type?.TensorType;
         if (tensorType == null) throw new CnnFixationsException($"model input '{input.Name}' is not a tensor");
         InputElementType = (TensorProto.Types.DataType)tensorType.ElemType;
-        InputShape = tensorType.Shape == null
-            ? Array.Empty<int>()
-            : tensorType.Shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0 && d.DimValue <= int.MaxValue ? (int)d.DimValue : -1).ToArray();
+        InputShape = DeclaredShape(tensorType.Shape) ?? Array.Empty<int>();
 
         OutputNames = graph.Output.Select(o => o.Name).ToArray();
-        foreach (var o in OutputNames) _graphOutputs.Add(o);
+        foreach (var o in graph.Output)
+        {
+            _graphOutputs.Add(o.Name);
+            _outputShapes.TryAdd(o.Name, DeclaredShape(o.Type?.TensorType?.Shape));
+        }
 
         // Constants: initializers, Constant nodes, and nodes whose every input is constant.
         foreach (var name in _initializers.Keys) _constants.Add(name);
@@ -135,6 +143,12 @@ public sealed class OnnxModel
         try { return new OnnxModel(proto, bytes, path, sha); }
         catch (CnnFixationsException e) { throw new CnnFixationsException($"model file '{label}': {e.Message}", e); }
     }
+
+    /// <summary>A graph output's declared shape (-1 for a dimension without a fixed size), or null when the file declares none.</summary>
+    public int[]? DeclaredOutputShape(string output) => _outputShapes.GetValueOrDefault(output);
+
+    private static int[]? DeclaredShape(TensorShapeProto? shape) =>
+        shape?.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0 && d.DimValue <= int.MaxValue ? (int)d.DimValue : -1).ToArray();
 
     public GraphNode? Producer(string tensor) => _producer.GetValueOrDefault(tensor);
 

@@ -136,7 +136,7 @@ public static class ShapeInference
                 if (x == null) return null;
                 long[]? axes = a.GetInts("axes");
                 if (axes == null && node.InputOrNull(1) is { } an) axes = model.TryGetConstant(an)?.ToInt64s() ?? throw new ArgumentException("axes");
-                return node.OpType == "Squeeze" ? ConstantFolder.SqueezeShape(x, axes) : ConstantFolder.UnsqueezeShape(x, axes ?? Array.Empty<long>());
+                return node.OpType == "Squeeze" ? ConstantFolder.SqueezeShape(x, axes, node) : ConstantFolder.UnsqueezeShape(x, axes ?? Array.Empty<long>(), node);
             }
             case "Concat":
             {

@@ -74,7 +74,11 @@ internal static class TensorProtoReader
         return values;
     }
 
-    private static byte[] ReadExternal(TensorProto t, string? modelDirectory)
+    /// <summary>Where an externally stored tensor's bytes are: a file beside the model, an offset and a length (-1: to the end).</summary>
+    internal readonly record struct ExternalLocation(string Location, long Offset, long Length);
+
+    /// <summary>Reads and checks a tensor's external_data entries (location, offset, length).</summary>
+    internal static ExternalLocation ParseExternal(TensorProto t)
     {
         string? location = null;
         long offset = 0, length = -1;
@@ -83,27 +87,68 @@ internal static class TensorProtoReader
             switch (e.Key)
             {
                 case "location": location = e.Value; break;
-                case "offset": offset = long.Parse(e.Value, System.Globalization.CultureInfo.InvariantCulture); break;
-                case "length": length = long.Parse(e.Value, System.Globalization.CultureInfo.InvariantCulture); break;
+                case "offset": offset = ParseNonNegative(t, "offset", e.Value); break;
+                case "length": length = ParseNonNegative(t, "length", e.Value); break;
             }
         }
         if (string.IsNullOrEmpty(location))
             throw new CnnFixationsException($"tensor '{t.Name}' is stored externally but names no file");
+        return new ExternalLocation(location, offset, length);
+    }
+
+    private static long ParseNonNegative(TensorProto t, string key, string value)
+    {
+        if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v))
+            throw new CnnFixationsException($"tensor '{t.Name}': external data {key} '{value}' is not a non-negative integer");
+        return v;
+    }
+
+    /// <summary>
+    /// The full path of the tensor's external data file, checked to lie inside the model's folder and
+    /// to exist and hold the bytes the tensor names; nothing is read.
+    /// </summary>
+    internal static (string Path, long Offset, long Length) ResolveExternal(TensorProto t, string? modelDirectory)
+    {
+        var (location, offset, length) = ParseExternal(t);
         if (modelDirectory == null)
             throw new CnnFixationsException($"tensor '{t.Name}' is stored in external file '{location}', but the model was not loaded from a file");
         string dir = Path.GetFullPath(modelDirectory);
-        string path = Path.GetFullPath(Path.Combine(dir, location));
+        string path;
+        try
+        {
+            path = Path.GetFullPath(Path.Combine(dir, location));
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new CnnFixationsException($"tensor '{t.Name}': external data file name '{location}' is not a valid path", e);
+        }
         if (Path.IsPathRooted(location) || !path.StartsWith(dir.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             throw new CnnFixationsException($"tensor '{t.Name}': external data file '{location}' lies outside the model's folder");
         if (!File.Exists(path))
-            throw new CnnFixationsException($"tensor '{t.Name}': external data file '{location}' not found next to the model");
-        using var fs = File.OpenRead(path);
-        if (length < 0) length = fs.Length - offset;
-        if (offset < 0 || offset + length > fs.Length)
-            throw new CnnFixationsException($"tensor '{t.Name}': external data file '{location}' is too short (needs bytes {offset}..{offset + length}, has {fs.Length})");
-        var buffer = new byte[length];
-        fs.Seek(offset, SeekOrigin.Begin);
-        fs.ReadExactly(buffer);
-        return buffer;
+            throw new CnnFixationsException($"tensor '{t.Name}': external data file '{location}' not found next to the model (in {dir})");
+        long fileLength = new FileInfo(path).Length;
+        if (length < 0) length = Math.Max(fileLength - offset, 0);
+        if (offset > fileLength || length > fileLength - offset)
+            throw new CnnFixationsException($"tensor '{t.Name}': external data file '{location}' is too short (the tensor needs bytes {offset}..{offset + length}, the file has {fileLength})");
+        if (length > Array.MaxLength)
+            throw new CnnFixationsException($"tensor '{t.Name}': {length} bytes of external data is too large to load");
+        return (path, offset, length);
+    }
+
+    private static byte[] ReadExternal(TensorProto t, string? modelDirectory)
+    {
+        var (path, offset, length) = ResolveExternal(t, modelDirectory);
+        try
+        {
+            using var fs = File.OpenRead(path);
+            var buffer = new byte[length];
+            fs.Seek(offset, SeekOrigin.Begin);
+            fs.ReadExactly(buffer);
+            return buffer;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutOfMemoryException)
+        {
+            throw new CnnFixationsException($"tensor '{t.Name}': cannot read external data file '{Path.GetFileName(path)}': {e.Message}", e);
+        }
     }
 }

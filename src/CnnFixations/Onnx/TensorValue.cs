@@ -21,10 +21,19 @@ public sealed class TensorValue
 /// <summary>Small helpers for shapes and row-major indexing.</summary>
 public static class Shapes
 {
+    /// <summary>
+    /// The number of elements of a shape. A negative dimension, or a product too large for a long
+    /// (possible for shapes declared in a corrupt file), is a <see cref="CnnFixationsException"/>.
+    /// </summary>
     public static long ElementCount(IReadOnlyList<int> shape)
     {
         long n = 1;
-        foreach (int d in shape) n *= d;
+        foreach (int d in shape)
+        {
+            if (d < 0) throw new CnnFixationsException($"shape {Format(shape)} has a negative dimension");
+            if (d != 0 && n > long.MaxValue / d) throw new CnnFixationsException($"shape {Format(shape)} has too many elements");
+            n *= d;
+        }
         return n;
     }
 

@@ -64,6 +64,7 @@ public sealed class UnravelPlan
             nodes[producer.Index] = producer;
             var rule = rules.Find(producer);
             if (rule == null) continue; // an error only if fixations reach it
+            CheckArity(producer);
             foreach (int i in rule.WalkedInputs(producer, model))
             {
                 string input = producer.Inputs[i];
@@ -78,5 +79,14 @@ public sealed class UnravelPlan
         var read = values.Where(t => t != model.InputName && !model.IsConstant(t)).OrderBy(t => t, StringComparer.Ordinal).ToList();
         var runtimeConstants = constants.Where(c => model.TryGetConstant(c) == null).OrderBy(c => c, StringComparer.Ordinal).ToList();
         return new UnravelPlan(startTensor, ordered, all, read, runtimeConstants);
+    }
+
+    /// <summary>A node the walk may visit has the inputs its rule reads: the data input, and the weights of Conv, Gemm and MatMul.</summary>
+    private static void CheckArity(GraphNode node)
+    {
+        int needed = node.OpType is "Conv" or "Gemm" or "MatMul" ? 2 : 1;
+        for (int i = 0; i < needed; i++)
+            if (node.InputOrNull(i) == null)
+                throw new CnnFixationsException($"{node.Describe()} is malformed: it has {node.Inputs.Count(t => t.Length > 0)} inputs, {node.OpType} needs at least {needed}");
     }
 }
