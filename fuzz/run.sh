@@ -62,8 +62,6 @@ export AFL_NO_UI=1
 export AFL_NO_AFFINITY=1
 export AFL_SKIP_CPUFREQ=1
 export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
-export AFL_AUTORESUME=0
-export DOTNET_TieredPGO=0
 
 started=$(date +%s)
 echo "fuzzing $target for $seconds s: afl-fuzz -V $seconds -i $work/seeds -o $work/findings ${dict[*]} -t 5000 -m none -- dotnet $work/bin/CnnFixations.Fuzz.dll $target"
