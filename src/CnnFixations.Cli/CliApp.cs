@@ -40,6 +40,12 @@ public static class CliApp
             stderr.WriteLine($"error: {e.Message}");
             return Failure;
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug, not bad input: still one line and a failure code, never a stack trace.
+            stderr.WriteLine($"error: internal error ({e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}); please report it with the command that caused it");
+            return Failure;
+        }
     }
 }
 

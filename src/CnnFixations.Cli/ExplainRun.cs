@@ -73,6 +73,12 @@ internal sealed class ExplainRun
         _preprocessing = ChoosePreprocessing(_model);
         (_inputH, _inputW) = InputSize(_model);
         if (_s.OutDir != null) PrepareOutDir(_s.OutDir);
+        if (_s.Json is { } jsonPath && jsonPath != "-")
+        {
+            string folder = Path.GetDirectoryName(Path.GetFullPath(jsonPath))!;
+            if (!Directory.Exists(folder)) throw new CnnFixationsException($"cannot write --json '{jsonPath}': folder '{folder}' does not exist");
+            PrepareOutDir(folder);
+        }
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -116,7 +122,7 @@ internal sealed class ExplainRun
         {
             _info.WriteLine($"{done.Count - failed} of {files.Count} images explained, {failed} failed, {done.Count(o => o.Skipped)} skipped as done, " +
                             $"{stopwatch.Elapsed.TotalSeconds:F1} s{(cancel.IsCancellationRequested ? $"; interrupted, {files.Count - done.Count} not started" : "")}");
-            foreach (var o in done.Where(o => o.Error != null)) _stderr.WriteLine($"failed: {o.File.Path}: {o.Error}");
+            foreach (var o in done.Where(o => o.Error != null)) _stderr.WriteLine($"error: {o.File.Path}: {o.Error}");
         }
         if (cancel.IsCancellationRequested) return 130;
         return failed > 0 ? CliApp.Failure : CliApp.Ok;
@@ -164,6 +170,7 @@ internal sealed class ExplainRun
             bool withFixations = _s.Method is "fixations" or "all";
             foreach (var e in explanations)
             {
+                foreach (var w in e.Warnings) lock (_stderr) _stderr.WriteLine($"warning: {file.Path}: {w}");
                 if (_s.Method != "fixations" && e.Start == null)
                     ExplainWithBaselines(input, e, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
                 if (!withFixations) continue;
@@ -483,7 +490,7 @@ internal sealed class ExplainRun
         if (_s.TopK < 1) throw new UsageException($"--top-k must be at least 1 (got {_s.TopK})");
         if (_s.Jobs < 1) throw new UsageException($"--jobs must be at least 1 (got {_s.Jobs})");
         if (_s.InputTensor != null && (_s.Preset != null || _s.Mean != null || _s.Std != null || _s.Scale != null || _s.Bgr))
-            throw new UsageException("preprocessing options do not apply to --input-tensor (the tensor is used as it is)");
+            throw new UsageException("--preset, --mean, --std, --scale and --bgr do not apply to --input-tensor (the tensor is used as it is)");
         if (_s.InputTensor != null && _s.Crops != CropMode.Whole) throw new UsageException("--crops does not apply to --input-tensor");
         if (_s.Crops == CropMode.Five && _s.TopKGiven) throw new UsageException("--crops five explains one label per image; --top-k does not apply");
         if (_s.Method != "fixations" && (_s.Start != null || _s.Crops == CropMode.Five))
@@ -538,10 +545,12 @@ internal sealed class ExplainRun
         var shape = model.InputShape;
         int declaredH = shape.Length == 4 ? shape[2] : -1, declaredW = shape.Length == 4 ? shape[3] : -1;
         if (shape.Length == 4 && shape[1] > 0 && shape[1] != 3 && _s.InputTensor == null)
-            throw new CnnFixationsException($"the model's input has {shape[1]} channels; images are explained for 3-channel (RGB) models only (use --input-tensor for others)");
+            throw new CnnFixationsException($"the model's input has {shape[1]} channel{(shape[1] == 1 ? "" : "s")}; images are explained for 3-channel (RGB) models only (use --input-tensor for others)");
         if (_s.Size != null)
         {
             var (h, w) = ParseSize(_s.Size);
+            if ((long)h * w > ExplanationInput.MaxInputPixels)
+                throw new UsageException($"--size {_s.Size} is larger than {ExplanationInput.MaxInputPixels} pixels; no image classifier takes that");
             if ((declaredH > 0 && declaredH != h) || (declaredW > 0 && declaredW != w))
                 throw new UsageException($"--size {_s.Size} conflicts with the model's fixed input size {declaredH}x{declaredW}");
             return (h, w);

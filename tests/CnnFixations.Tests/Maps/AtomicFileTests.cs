@@ -49,7 +49,8 @@ public sealed class AtomicFileTests : IDisposable
     public void MissingFolderFailsWithoutLeftovers()
     {
         string path = Path.Combine(_dir, "no", "such", "out.bin");
-        Assert.ThrowsAny<IOException>(() => AtomicFile.WriteAllBytes(path, new byte[] { 1 }));
+        var e = Assert.Throws<CnnFixationsException>(() => AtomicFile.WriteAllBytes(path, new byte[] { 1 }));
+        Assert.Contains("out.bin", e.Message);
         Assert.Empty(Directory.GetFileSystemEntries(_dir));
     }
 }
