@@ -66,6 +66,8 @@ public sealed class ConvRule : IUnravelRule
         int plane = outH * outW;
         int taps = kh * kw;
         var sums = new double[cinG];
+        // 1x1 kernels: the channels at one position, gathered once and shared by every neuron there.
+        var columns = taps == 1 && cinG > 1 && Contributions.Vectorized ? new Dictionary<int, float[]>() : null;
         // When the walk reads a good part of the input, a channel-last copy makes each tap's channels
         // contiguous (vector arithmetic, see Contributions); otherwise channels are read in place.
         long reads = (long)step.Output.Count * cinG * taps;
@@ -92,6 +94,17 @@ public sealed class ConvRule : IUnravelRule
                 if (cinG > 1)
                 {
                     if (hwc != null) ChannelSumsChannelLast(hwc, wByTap!, sums, c, k0, cin, row0, col0, window, inH, inW);
+                    else if (columns != null && (uint)row0 < (uint)inH && (uint)col0 < (uint)inW)
+                    {
+                        int key = (k0 * inH + row0) * inW + col0;
+                        if (!columns.TryGetValue(key, out var column))
+                        {
+                            column = new float[cinG];
+                            for (int k = 0, index = key; k < cinG; k++, index += inH * inW) column[k] = x!.Data[index];
+                            columns[key] = column;
+                        }
+                        Contributions.Products(column, w.AsSpan(c * cinG, cinG), sums);
+                    }
                     else ChannelSums(x!.Data, w, sums, c, k0, row0, col0, window, inH, inW);
                     if (sign != 1.0) for (int k = 0; k < cinG; k++) sums[k] *= sign;
                     kk = Select.Argmax(sums);

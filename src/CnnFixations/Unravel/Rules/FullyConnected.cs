@@ -103,6 +103,11 @@ public sealed class FullyConnectedRule : IUnravelRule
         if ((transB ? b.Shape[1] : b.Shape[0]) != k) throw step.Unsupported("weight and input sizes differ");
         var w = b.ToFloats();
         bool spatial = FullyConnected.IsSpatial(step, node.Inputs[0]);
+        if (transB && alpha == 1.0 && Contributions.Vectorized)
+        {
+            SparseRows(step, a.Data.AsSpan(0, k), w, k, n, spatial);
+            return;
+        }
         var inputs = Enumerable.Range(0, k).ToArray();
         var contributions = new double[k];
         foreach (int j in step.Output.Indices())
@@ -117,6 +122,42 @@ public sealed class FullyConnectedRule : IUnravelRule
                     contributions[i] = a.Data[i] * wji;
                 }
             FullyConnected.Choose(step, 0, inputs, contributions, spatial);
+        }
+    }
+
+    /// <summary>
+    /// Rule 1 with W stored by rows, skipping inputs whose activation is zero (most of them after ReLU and
+    /// pooling). Their contributions are +-0: never positive, and the largest only when every other
+    /// contribution is negative, in which case the first zero input is chosen, exactly as the dense scan does.
+    /// </summary>
+    private static void SparseRows(UnravelStep step, ReadOnlySpan<float> a, float[] w, int k, int n, bool spatial)
+    {
+        var nonZero = new List<int>();
+        int firstZero = -1;
+        for (int i = 0; i < k; i++)
+        {
+            if (a[i] != 0) nonZero.Add(i);
+            else if (firstZero < 0) firstZero = i;
+        }
+        var indices = nonZero.ToArray();
+        var values = new float[indices.Length];
+        for (int t = 0; t < indices.Length; t++) values[t] = a[indices[t]];
+        var products = new double[indices.Length];
+        bool argmax = spatial && !step.Options.FcSpatialAllPositive;
+        foreach (int j in step.Output.Indices())
+        {
+            if (j >= n) throw step.Unsupported("output index outside the weight");
+            var row = w.AsSpan(j * k, k);
+            for (int t = 0; t < indices.Length; t++) products[t] = (double)values[t] * row[indices[t]];
+            if (argmax)
+            {
+                int best = Select.Argmax(products);
+                if (best >= 0 && (products[best] > 0 || firstZero < 0)) step.Send(0, indices[best]);
+                else if (firstZero >= 0) step.Send(0, firstZero);
+                continue;
+            }
+            for (int t = 0; t < indices.Length; t++)
+                if (products[t] > 0) step.Send(0, indices[t]);
         }
     }
 
