@@ -37,6 +37,8 @@ internal sealed record ModelFigures
     public Timing? Walk { get; init; }
     public Timing? Postprocess { get; init; }
     public Timing? Explain { get; init; }
+    public Timing? GradCam { get; init; }
+    public Timing? Gradient { get; init; }
     public int ExtraOutputs { get; init; }
     public int Fixations { get; init; }
     public Dictionary<string, int> LayerFixations { get; init; } = new();
@@ -51,6 +53,8 @@ internal sealed record ModelFigures
         Add("walkMs", Walk);
         Add("postprocessMs", Postprocess);
         Add("explainMs", Explain);
+        Add("gradcamMs", GradCam);
+        Add("gradientMs", Gradient);
         d["fixations"] = Fixations;
         d["peakMb"] = Math.Round(PeakMb, 1);
         d["loadMs"] = Math.Round(LoadMs, 1);
@@ -96,6 +100,12 @@ internal static class ModelBench
             var e = explainer.Explain(input.Tensor);
             Postprocess(e, input);
         });
+        Timing? gradcam = null, gradient = null;
+        var gradcamMethod = new CnnFixations.Baselines.GradCamMethod();
+        if (gradcamMethod.NotApplicable(explainer) == null)
+            gradcam = Timing.Measure(1, Math.Max(3, iterations / 2), () => gradcamMethod.Compute(explainer, input, target));
+        var gradientMethod = new CnnFixations.Baselines.GradientMethod();
+        gradient = Timing.Measure(1, Math.Max(3, iterations / 2), () => gradientMethod.Compute(explainer, input, target));
 
         return new ModelFigures
         {
@@ -109,6 +119,8 @@ internal static class ModelBench
             Walk = walk,
             Postprocess = postprocess,
             Explain = explain,
+            GradCam = gradcam,
+            Gradient = gradient,
             ExtraOutputs = explainer.FetchedTensorCount,
             Fixations = explanation!.Fixations.Input.Count,
             LayerFixations = explanation.Fixations.Layers.ToDictionary(l => l.Tensor, l => l.Count),

@@ -17,10 +17,13 @@ public sealed class GradientEngine : IDisposable
     private readonly List<GraphNode> _nodes;
     private readonly string[] _fetch;
 
-    public GradientEngine(OnnxModel model, string logitsTensor, int intraOpThreads = 0)
+    /// <param name="from">Differentiate only down to this tensor (Grad-CAM): only the activations between it and the logits are fetched.</param>
+    public GradientEngine(OnnxModel model, string logitsTensor, int intraOpThreads = 0, string? from = null)
     {
         _model = model;
         LogitsTensor = logitsTensor;
+        From = from;
+        var below = from == null ? null : Descendants(model, from);
         // Every non-constant ancestor of the logits, through all inputs (values are needed on every branch).
         var nodes = new Dictionary<int, GraphNode>();
         var tensors = new HashSet<string>(StringComparer.Ordinal) { logitsTensor };
@@ -31,6 +34,7 @@ public sealed class GradientEngine : IDisposable
             var t = stack.Pop();
             var p = model.Producer(t);
             if (p == null || model.IsConstant(t) || nodes.ContainsKey(p.Index)) continue;
+            if (below != null && !below.Contains(p.Index)) continue;
             nodes[p.Index] = p;
             foreach (var input in p.Inputs)
                 if (input.Length > 0 && !model.IsConstant(input) && tensors.Add(input)) stack.Push(input);
@@ -41,6 +45,7 @@ public sealed class GradientEngine : IDisposable
     }
 
     public string LogitsTensor { get; }
+    public string? From { get; }
 
     /// <summary>The forward pass with every activation on the way to the logits (input included).</summary>
     public Dictionary<string, TensorValue> Forward(TensorValue input)
@@ -61,7 +66,7 @@ public sealed class GradientEngine : IDisposable
         var seed = new float[logits.Length];
         seed[target] = 1;
         grads[LogitsTensor] = seed;
-        var needed = stopAt == null ? null : Ancestors(stopAt);
+        var needed = stopAt == null ? null : Descendants(_model, stopAt);
         foreach (var node in _nodes)
         {
             if (!grads.TryGetValue(node.Outputs[0], out var dy)) continue;
@@ -72,8 +77,8 @@ public sealed class GradientEngine : IDisposable
         return grads;
     }
 
-    /// <summary>Nodes between <paramref name="tensor"/> and the logits (descendants of the tensor that lead to the logits).</summary>
-    private HashSet<int> Ancestors(string tensor)
+    /// <summary>The nodes that (transitively) consume <paramref name="tensor"/>.</summary>
+    private static HashSet<int> Descendants(OnnxModel model, string tensor)
     {
         var descendants = new HashSet<int>();
         var stack = new Stack<string>();
@@ -83,7 +88,7 @@ public sealed class GradientEngine : IDisposable
         {
             var t = stack.Pop();
             if (!seen.Add(t)) continue;
-            foreach (var (consumer, _) in _model.Consumers(t))
+            foreach (var (consumer, _) in model.Consumers(t))
                 if (descendants.Add(consumer.Index))
                     foreach (var o in consumer.Outputs) stack.Push(o);
         }

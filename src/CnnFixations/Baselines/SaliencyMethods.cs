@@ -66,10 +66,20 @@ internal static class SaliencyUpsampler
 /// <summary>One gradient engine (an ONNX Runtime session fetching every activation) per explainer, created on first use.</summary>
 internal static class GradientEngines
 {
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Explainer, GradientEngine> Engines = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Explainer, Dictionary<string, GradientEngine>> Engines = new();
 
-    public static GradientEngine For(Explainer explainer) =>
-        Engines.GetValue(explainer, e => new GradientEngine(e.Model, e.LogitsTensor));
+    /// <param name="from">The tensor the gradient is needed down to (null: the network input).</param>
+    public static GradientEngine For(Explainer explainer, string? from = null)
+    {
+        var byTensor = Engines.GetValue(explainer, _ => new Dictionary<string, GradientEngine>(StringComparer.Ordinal));
+        lock (byTensor)
+        {
+            string key = from ?? "";
+            if (!byTensor.TryGetValue(key, out var engine))
+                byTensor[key] = engine = new GradientEngine(explainer.Model, explainer.LogitsTensor, from: from);
+            return engine;
+        }
+    }
 }
 
 /// <summary>Where a classifier reads its classes from, for CAM and Grad-CAM.</summary>
@@ -128,7 +138,7 @@ public sealed class GradCamMethod : ISaliencyMethod
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
         string layer = Layer(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
-        var engine = GradientEngines.For(explainer);
+        var engine = GradientEngines.For(explainer, layer);
         var forward = engine.Forward(input.Tensor);
         var grads = engine.Backward(forward, target, stopAt: layer);
         var a = forward.TryGetValue(layer, out var v) ? v : throw new CnnFixationsException($"Grad-CAM layer '{layer}' is not an activation of the model");
@@ -215,7 +225,7 @@ public sealed class CamMethod : ISaliencyMethod
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
         var s = Find(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
-        var forward = GradientEngines.For(explainer).Forward(input.Tensor);
+        var forward = GradientEngines.For(explainer, s.FeatureMap).Forward(input.Tensor);
         var f = forward[s.FeatureMap];
         int channels = f.Shape[1], h = f.Shape[2], w = f.Shape[3], plane = h * w;
         var cam = new float[plane];
