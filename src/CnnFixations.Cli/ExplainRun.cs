@@ -61,7 +61,7 @@ internal sealed class ExplainRun
         if (_s.Layers && _s.OutDir == null) throw new UsageException("--layers needs --out (it writes one picture per layer)");
         if (_s.Report && _s.OutDir == null) throw new UsageException("--report needs --out (the page links the pictures written there)");
 
-        _modelPath = ResolveModelPath(_s.Model);
+        _modelPath = ModelDefaults.ResolveModelPath(_s.Model);
         _model = OnnxModel.Load(_modelPath);
         int jobs = Math.Clamp(_s.Jobs, 1, Math.Max(1, files.Count));
         int intraOp = jobs > 1 ? Math.Max(1, Environment.ProcessorCount / jobs) : 0;
@@ -503,20 +503,9 @@ internal sealed class ExplainRun
         if (_s.MaxPixels < 1) throw new UsageException("--max-pixels must be positive");
     }
 
-    private static string ResolveModelPath(string? model)
-    {
-        if (model != null) return model;
-        foreach (var dir in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            string candidate = Path.Combine(dir, "models", ExplainCommand.BundledModelFile);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new CnnFixationsException($"no --model given and the bundled model (models/{ExplainCommand.BundledModelFile}) was not found next to the program");
-    }
-
     private Preprocessing ChoosePreprocessing(OnnxModel model)
     {
-        var p = _s.Preset != null ? Preprocessing.FromName(_s.Preset) : Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;
+        var p = ModelDefaults.Preprocessing(model, _s.Preset);
         if (_s.Mean == null && _s.Std == null && _s.Scale == null && !_s.Bgr) return p;
         return p with
         {

@@ -7,7 +7,6 @@ namespace CnnFixations.Cli;
 /// <summary>
 /// What a command uses when the user leaves the model or its preprocessing out: the bundled model next to
 /// the program (or under the current folder), the preprocessing from the model's metadata, else torchvision.
-/// (Note for the lead: ExplainRun.ResolveModelPath / ChoosePreprocessing could call these.)
 /// </summary>
 internal static class ModelDefaults
 {

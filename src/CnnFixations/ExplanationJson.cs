@@ -15,24 +15,9 @@ public static class ExplanationJson
         IReadOnlyList<Prediction>? predictions = null, IReadOnlyList<CropExplanation>? crops = null)
     {
         w.WriteStartObject();
-        if (imagePath == null) w.WriteNull("image"); else w.WriteString("image", imagePath);
-        w.WriteNumber("width", input.Width);
-        w.WriteNumber("height", input.Height);
-        w.WriteStartObject("model");
-        w.WriteString("path", modelPath);
-        w.WriteString("sha256", modelSha256);
-        w.WriteEndObject();
+        WriteSource(w, imagePath, modelPath, modelSha256, input);
 
-        w.WriteStartArray("predictions");
-        foreach (var p in predictions ?? explanation.Predictions)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("index", p.Index);
-            WriteLabel(w, p.Label);
-            w.WriteNumber("score", p.Score);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        WritePredictions(w, predictions ?? explanation.Predictions);
 
         w.WriteStartObject("target");
         if (explanation.Start is { } start)
@@ -98,24 +83,9 @@ public static class ExplanationJson
         TensorExplanation prediction, string method, Baselines.SaliencyMap map, int[]? box, double threshold, double totalMs)
     {
         w.WriteStartObject();
-        if (imagePath == null) w.WriteNull("image"); else w.WriteString("image", imagePath);
-        w.WriteNumber("width", input.Width);
-        w.WriteNumber("height", input.Height);
-        w.WriteStartObject("model");
-        w.WriteString("path", modelPath);
-        w.WriteString("sha256", modelSha256);
-        w.WriteEndObject();
+        WriteSource(w, imagePath, modelPath, modelSha256, input);
         w.WriteString("method", method);
-        w.WriteStartArray("predictions");
-        foreach (var p in prediction.Predictions)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("index", p.Index);
-            WriteLabel(w, p.Label);
-            w.WriteNumber("score", p.Score);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        WritePredictions(w, prediction.Predictions);
         w.WriteStartObject("target");
         w.WriteNumber("index", prediction.Target);
         WriteLabel(w, prediction.TargetLabel);
@@ -133,6 +103,31 @@ public static class ExplanationJson
         w.WriteNumber("totalMs", Math.Round(totalMs, 3));
         w.WriteEndObject();
         w.WriteEndObject();
+    }
+
+    private static void WriteSource(Utf8JsonWriter w, string? imagePath, string modelPath, string modelSha256, ExplanationInput input)
+    {
+        if (imagePath == null) w.WriteNull("image"); else w.WriteString("image", imagePath);
+        w.WriteNumber("width", input.Width);
+        w.WriteNumber("height", input.Height);
+        w.WriteStartObject("model");
+        w.WriteString("path", modelPath);
+        w.WriteString("sha256", modelSha256);
+        w.WriteEndObject();
+    }
+
+    private static void WritePredictions(Utf8JsonWriter w, IEnumerable<Prediction> predictions)
+    {
+        w.WriteStartArray("predictions");
+        foreach (var p in predictions)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("index", p.Index);
+            WriteLabel(w, p.Label);
+            w.WriteNumber("score", p.Score);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 
     private static void WriteNeurons(Utf8JsonWriter w, string name, IEnumerable<int[]> neurons)
