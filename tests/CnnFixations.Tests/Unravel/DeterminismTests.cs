@@ -7,11 +7,7 @@ public class DeterminismTests
 {
     public static TheoryData<string> Fixtures => TinyFixture.Names();
 
-    private static List<string> AllLayers(Explainer explainer, TensorValue input) =>
-        explainer.Explain(input).Fixations.Layers
-            .OrderBy(l => l.Tensor, StringComparer.Ordinal)
-            .Select(l => l.Tensor + ":" + string.Join(",", l.ToArray()))
-            .ToList();
+    private static List<string> AllLayers(Explainer explainer, TensorValue input) => WalkHarness.AllLayers(explainer, input);
 
     /// <summary>Repeated walks (reusing the activation buffers of earlier passes) agree on every tensor.</summary>
     [Theory]

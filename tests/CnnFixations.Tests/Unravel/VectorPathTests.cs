@@ -11,11 +11,7 @@ public class VectorPathTests
 {
     public static TheoryData<string> Fixtures => TinyFixture.Names();
 
-    private static List<string> AllLayers(Explainer explainer, TensorValue input) =>
-        explainer.Explain(input).Fixations.Layers
-            .OrderBy(l => l.Tensor, StringComparer.Ordinal)
-            .Select(l => l.Tensor + ":" + string.Join(",", l.ToArray()))
-            .ToList();
+    private static List<string> AllLayers(Explainer explainer, TensorValue input) => WalkHarness.AllLayers(explainer, input);
 
     [Theory]
     [MemberData(nameof(Fixtures))]

@@ -24,4 +24,11 @@ internal static class WalkHarness
     public static List<string> Neurons(FixationSet set) => set.ToNeurons().Select(n => string.Join(",", n)).ToList();
 
     public static FixationSet Layer(UnravelResult r, string tensor) => r.Layers.Single(l => l.Tensor == tensor);
+
+    /// <summary>Every tensor's fixations of one explanation, as comparable strings sorted by tensor name.</summary>
+    public static List<string> AllLayers(Explainer explainer, TensorValue input) =>
+        explainer.Explain(input).Fixations.Layers
+            .OrderBy(l => l.Tensor, StringComparer.Ordinal)
+            .Select(l => l.Tensor + ":" + string.Join(",", l.ToArray()))
+            .ToList();
 }
