@@ -171,10 +171,10 @@ internal sealed class ExplainRun
             foreach (var e in explanations)
             {
                 foreach (var w in e.Warnings) lock (_stderr) _stderr.WriteLine($"warning: {file.Path}: {w}");
+                var map = withFixations ? FixationMap.Build(e.Fixations.Input, input, _s.Maps) : null;
                 if (_s.Method != "fixations" && e.Start == null)
-                    ExplainWithBaselines(input, e, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
-                if (!withFixations) continue;
-                var map = FixationMap.Build(e.Fixations.Input, input, _s.Maps);
+                    ExplainWithBaselines(input, e, map, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
+                if (map == null) continue;
                 var doc = Serialize(w => ExplanationJson.Write(w, input.ImagePath, _modelPath, _model.Sha256, input, e, map, sw.Elapsed.TotalMilliseconds));
                 outcome.Box ??= map.Box;
                 if (verbose) PrintExplained(e, map);
@@ -203,16 +203,13 @@ internal sealed class ExplainRun
     private static readonly string[] Baselines = { "cam", "gradcam", "gradient" };
 
     /// <summary>The baseline methods for one target: <c>&lt;name&gt;.&lt;method&gt;.*</c> files, and with --method all a side-by-side sheet.</summary>
-    private void ExplainWithBaselines(ExplanationInput input, TensorExplanation prediction, string? name, ImageOutcome outcome, Stopwatch sw, bool verbose)
+    private void ExplainWithBaselines(ExplanationInput input, TensorExplanation prediction, FixationMap? fixations, string? name, ImageOutcome outcome, Stopwatch sw, bool verbose)
     {
         var methods = _s.Method == "all" ? Baselines : new[] { _s.Method };
         var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
         var overlays = new List<(string, byte[])>();
-        if (_s.Method == "all")
-        {
-            var fixations = FixationMap.Build(prediction.Fixations.Input, input, _s.Maps);
+        if (fixations != null)
             overlays.Add(("fixations", MapImages.OverlayPng(background, fixations.Heat, fixations.Box, fixations.Points, _s.Alpha)));
-        }
         foreach (var m in methods)
         {
             Baselines.ISaliencyMethod method = m switch
