@@ -11,6 +11,12 @@ using CnnFixations.Onnx;
 // Ratio benchmark of CNN Fixations against the plain forward pass, one model per child process
 // (so peak memory is the model's own); every figure of a model comes from that one process.
 //   dotnet run -c Release --project bench/CnnFixations.Bench -- --models DIR --json FILE [--iterations N]
+if (args.Length == 2 && args[0] == "--batch")
+{
+    // dotnet run -c Release --project bench/CnnFixations.Bench -- --batch FOLDER   (the bundled model)
+    BatchBench.Run(BenchArguments.Parse(Array.Empty<string>()).BundledModel, args[1]);
+    return 0;
+}
 var arguments = BenchArguments.Parse(args);
 if (arguments.SingleModel != null)
 {
