@@ -7,7 +7,7 @@ namespace CnnFixations.Tests.Cli;
 public class InterruptTests
 {
     [Fact]
-    public void Sigint_stops_after_the_images_in_flight_and_leaves_no_partial_files()
+    public async Task Sigint_stops_after_the_images_in_flight_and_leaves_no_partial_files()
     {
         Assert.True(OperatingSystem.IsLinux(), "this test sends SIGINT with kill(2)");
         string input = TestPaths.NewTempDir(), output = TestPaths.NewTempDir();
@@ -25,7 +25,7 @@ public class InterruptTests
         string rest = p.StandardOutput.ReadToEnd();
         Assert.True(p.WaitForExit(60_000));
         Assert.Equal(130, p.ExitCode);
-        Assert.Contains("interrupted", stderr.Result);
+        Assert.Contains("interrupted", await stderr);
         Assert.Contains("not started", rest);
         int done = Directory.GetFiles(output, "*.json").Length;
         Assert.InRange(done, 1, 59);

@@ -27,7 +27,7 @@ public class ReportTests
 
     /// <summary>The page of a real run opens in headless Chromium, its script runs, and every card is there.</summary>
     [Fact]
-    public void The_report_of_a_run_renders_every_card_in_chromium()
+    public async Task The_report_of_a_run_renders_every_card_in_chromium()
     {
         const string chromium = "/usr/bin/chromium";
         Assert.True(File.Exists(chromium), "Chromium is needed for this test: apt-get install -y chromium (.ci/run installs it)");
@@ -48,12 +48,12 @@ public class ReportTests
         var dom = p.StandardOutput.ReadToEndAsync();
         var err = p.StandardError.ReadToEndAsync();
         Assert.True(p.WaitForExit(120_000), "chromium did not finish");
-        string html = dom.Result;
+        string html = await dom;
         Assert.Contains("id=\"report-ready\"", html);
         Assert.Contains("data-cards=\"4\"", html);
         Assert.Equal(4, Regex.Matches(html, "<article ").Count);
         Assert.Contains("Egyptian cat", html);
         Assert.Contains("class=\"card error\"", html);
-        Assert.DoesNotContain("Uncaught", err.Result);
+        Assert.DoesNotContain("Uncaught", await err);
     }
 }

@@ -39,8 +39,8 @@ public class EvaluateCommandTests
             Assert.Equal(1 + 3 * 2, csv.Length);
             Assert.StartsWith("image,method,", csv[0]);
             Assert.StartsWith("images/", csv[1]); // relative to the annotations' folder: nothing copied
-            Assert.Equal(r.Stdout.Contains(File.ReadAllText(Path.Combine(outDir, "evaluation.md")).TrimEnd(), StringComparison.Ordinal), true);
-            Assert.Empty(Directory.GetFiles(outDir).Where(f => !Path.GetFileName(f).StartsWith("evaluation.", StringComparison.Ordinal)));
+            Assert.Contains(File.ReadAllText(Path.Combine(outDir, "evaluation.md")).TrimEnd(), r.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain(Directory.GetFiles(outDir), f => !Path.GetFileName(f).StartsWith("evaluation.", StringComparison.Ordinal));
         }
         finally { Directory.Delete(outDir, true); }
     }
