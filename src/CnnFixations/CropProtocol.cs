@@ -27,7 +27,7 @@ public static class CropProtocol
 {
     public const int FiveCropShortSide = 256;
 
-    public sealed record Result(IReadOnlyList<Prediction> Predictions, int Label, IReadOnlyList<CropExplanation> Unravelled, IReadOnlyList<(int X, int Y)> Points, double ForwardMs);
+    public sealed record Result(IReadOnlyList<Prediction> Predictions, int Label, IReadOnlyList<CropExplanation> Unravelled, IReadOnlyList<(int X, int Y)> Points);
 
     public static Result ExplainFiveCrop(Explainer explainer, string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth, int? target)
     {
@@ -42,7 +42,7 @@ public static class CropProtocol
             {
                 var forward = explainer.Forward(crop.Tensor);
                 var logits = forward[explainer.LogitsTensor].Data;
-                var probabilities = Softmax(logits);
+                var probabilities = Explainer.Softmax(logits);
                 mean ??= new double[probabilities.Length];
                 for (int i = 0; i < mean.Length; i++) mean[i] += probabilities[i] / crops.Count;
                 passes.Add((crop, forward, Explainer.TopClasses(logits, 1)[0]));
@@ -63,22 +63,11 @@ public static class CropProtocol
                 unravelled.Add(new CropExplanation(crop, e));
                 foreach (var n in e.Fixations.Input.ToNeurons()) points.Add(crop.MapToImage(n[1], n[2]));
             }
-            return new Result(predictions, label, unravelled, points, forwardMs);
+            return new Result(predictions, label, unravelled, points);
         }
         finally
         {
             foreach (var p in passes) p.Forward.Dispose();
         }
-    }
-
-    public static double[] Softmax(float[] logits)
-    {
-        double max = double.NegativeInfinity;
-        foreach (float v in logits) if (v > max) max = v;
-        var result = new double[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < logits.Length; i++) sum += result[i] = Math.Exp(logits[i] - max);
-        for (int i = 0; i < logits.Length; i++) result[i] /= sum;
-        return result;
     }
 }

@@ -236,8 +236,20 @@ public sealed class Explainer : IDisposable
     /// <summary>The top <paramref name="count"/> classes with softmax probabilities (ties: lower index first).</summary>
     public IReadOnlyList<Prediction> Predict(float[] logits, int count)
     {
-        var p = CropProtocol.Softmax(logits);
+        var p = Softmax(logits);
         return TopClasses(logits, count).Select(i => new Prediction(i, Labels?[i], p[i])).ToList();
+    }
+
+    /// <summary>Softmax probabilities of the logits, computed in double precision.</summary>
+    public static double[] Softmax(float[] logits)
+    {
+        double max = double.NegativeInfinity;
+        foreach (float v in logits) if (v > max) max = v;
+        var result = new double[logits.Length];
+        double sum = 0;
+        for (int i = 0; i < logits.Length; i++) sum += result[i] = Math.Exp(logits[i] - max);
+        for (int i = 0; i < logits.Length; i++) result[i] /= sum;
+        return result;
     }
 
     public static int[] TopClasses(float[] logits, int count)

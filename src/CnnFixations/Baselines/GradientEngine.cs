@@ -16,6 +16,7 @@ public sealed class GradientEngine : IDisposable
     private readonly ModelSession _session;
     private readonly List<GraphNode> _nodes;
     private readonly string[] _fetch;
+    private readonly HashSet<int>? _below;
 
     /// <param name="from">Differentiate only down to this tensor (Grad-CAM): only the activations between it and the logits are fetched.</param>
     public GradientEngine(OnnxModel model, string logitsTensor, int intraOpThreads = 0, string? from = null)
@@ -24,6 +25,7 @@ public sealed class GradientEngine : IDisposable
         LogitsTensor = logitsTensor;
         From = from;
         var below = from == null ? null : Descendants(model, from);
+        _below = below;
         // Every non-constant ancestor of the logits, through all inputs (values are needed on every branch).
         var nodes = new Dictionary<int, GraphNode>();
         var tensors = new HashSet<string>(StringComparer.Ordinal) { logitsTensor };
@@ -66,7 +68,8 @@ public sealed class GradientEngine : IDisposable
         var seed = new float[logits.Length];
         seed[target] = 1;
         grads[LogitsTensor] = seed;
-        var needed = stopAt == null ? null : Descendants(_model, stopAt);
+        // The nodes below From are computed once; another stop tensor is traversed per call.
+        var needed = stopAt == null ? null : stopAt == From ? _below : Descendants(_model, stopAt);
         foreach (var node in _nodes)
         {
             if (!grads.TryGetValue(node.Outputs[0], out var dy)) continue;

@@ -141,8 +141,8 @@ public sealed class Evaluator : IDisposable
         }
         var order = LocalizationMetrics.SaliencyOrder(saliency);
         _blankLogits ??= Logits(new TensorValue(original.Shape, new float[original.Data.Length]));
-        double pOriginal = CropProtocol.Softmax(logits)[target];
-        double pBlank = CropProtocol.Softmax(_blankLogits)[target];
+        double pOriginal = Explainer.Softmax(logits)[target];
+        double pBlank = Explainer.Softmax(_blankLogits)[target];
 
         var deletion = new double[Steps + 1];
         var insertion = new double[Steps + 1];
@@ -167,9 +167,9 @@ public sealed class Evaluator : IDisposable
                     inserted[c * plane + p] = original.Data[c * plane + p];
                 }
             }
-            deletion[k] = CropProtocol.Softmax(Logits(deletedTensor))[target];
+            deletion[k] = Explainer.Softmax(Logits(deletedTensor))[target];
             var insertedLogits = Logits(insertedTensor);
-            insertion[k] = CropProtocol.Softmax(insertedLogits)[target];
+            insertion[k] = Explainer.Softmax(insertedLogits)[target];
             int f = Array.IndexOf(fixationSteps, k);
             if (f >= 0) same[f] = Explainer.TopClasses(insertedLogits, 1)[0] == target;
         }
