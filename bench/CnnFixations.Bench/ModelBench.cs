@@ -128,6 +128,44 @@ internal static class ModelBench
         };
     }
 
+    public static void Profile(string modelPath, int iterations)
+    {
+        var model = OnnxModel.Load(modelPath);
+        using var explainer = new Explainer(model);
+        var pre = Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;
+        var input = ExplanationInput.FromImage(BenchArguments.Parse(Array.Empty<string>()).Image, pre, model.InputShape[2], model.InputShape[3]);
+        using var forward = explainer.Forward(input.Tensor);
+        int target = Explainer.TopClasses(forward[explainer.LogitsTensor].Data, 1)[0];
+        var runs = new List<TensorExplanation>();
+        for (int i = 0; i < 2; i++) explainer.Unravel(forward, target);
+        int[] gc = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+        long allocated = GC.GetTotalAllocatedBytes();
+        double cpu0 = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+        for (int i = 0; i < iterations; i++) runs.Add(explainer.Unravel(forward, target));
+        double cpu = (Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - cpu0) / iterations;
+        runs = runs.OrderBy(r => r.UnravelMs).ToList();
+        var median = runs[runs.Count / 2];
+        double rules = median.Fixations.RuleMilliseconds.Values.Sum();
+        Console.WriteLine($"{Path.GetFileName(modelPath)}: unravel median {median.UnravelMs:F2} ms (min {runs[0].UnravelMs:F2}, cpu {cpu:F2}), rules {rules:F2} ms, other {median.UnravelMs - rules:F2} ms; " +
+            $"per walk {(GC.GetTotalAllocatedBytes() - allocated) / iterations / 1e6:F2} MB allocated, GCs {GC.CollectionCount(0) - gc[0]}/{GC.CollectionCount(1) - gc[1]}/{GC.CollectionCount(2) - gc[2]}");
+        Console.WriteLine($"  bitsets {median.Fixations.Layers.Sum(l => (long)l.Length) / 8 / 1e6:F2} MB over {median.Fixations.Layers.Count} sets");
+        foreach (var (rule, ms) in median.Fixations.RuleMilliseconds.OrderByDescending(r => r.Value)) Console.WriteLine($"  {rule,-22} {ms,8:F2}");
+        foreach (var (node, ms) in median.Fixations.NodeMilliseconds.OrderByDescending(n => n.Ms).Take(15)) Console.WriteLine($"  {ms,8:F3}  {node}");
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < iterations; i++) Postprocess(median, input);
+        Console.WriteLine($"  postprocess {sw.Elapsed.TotalMilliseconds / iterations:F2} ms");
+        var map = FixationMap.Build(median.Fixations.Input, input);
+        sw.Restart();
+        for (int i = 0; i < iterations; i++) FixationMap.Build(median.Fixations.Input, input);
+        Console.WriteLine($"    map {sw.Elapsed.TotalMilliseconds / iterations:F2} ms ({map.Width}x{map.Height})");
+        sw.Restart();
+        for (int i = 0; i < iterations; i++) MapImages.OverlayPng(input.Image!, map.Heat, map.Box, map.Points);
+        Console.WriteLine($"    overlay png {sw.Elapsed.TotalMilliseconds / iterations:F2} ms");
+        sw.Restart();
+        for (int i = 0; i < iterations; i++) MapImages.GrayPng(map.Heat, map.Width, map.Height);
+        Console.WriteLine($"    gray png {sw.Elapsed.TotalMilliseconds / iterations:F2} ms");
+    }
+
     private static void Postprocess(TensorExplanation e, ExplanationInput input)
     {
         var map = FixationMap.Build(e.Fixations.Input, input);

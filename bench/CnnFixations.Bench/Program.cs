@@ -17,6 +17,12 @@ if (args.Length == 2 && args[0] == "--batch")
     BatchBench.Run(BenchArguments.Parse(Array.Empty<string>()).BundledModel, args[1]);
     return 0;
 }
+if (args.Length >= 2 && args[0] == "--profile")
+{
+    // dotnet run -c Release --project bench/CnnFixations.Bench -- --profile MODEL [N]: where one walk spends its time
+    ModelBench.Profile(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10);
+    return 0;
+}
 var arguments = BenchArguments.Parse(args);
 if (arguments.SingleModel != null)
 {

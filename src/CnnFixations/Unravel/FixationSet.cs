@@ -8,9 +8,10 @@ namespace CnnFixations.Unravel;
 /// </summary>
 public sealed class FixationSet
 {
-    // Fixation sets are tiny next to their tensors (tens to thousands of neurons out of millions),
-    // so they are kept as a hash set, sorted once when enumerated.
-    private readonly HashSet<int> _members = new();
+    // One bit per neuron of the tensor (allocated on the first Add): adding is a bit test, and the
+    // ascending enumeration is a scan of the words, done once after the set stops changing.
+    private ulong[]? _bits;
+    private int _count;
     private int[]? _sorted;
 
     public FixationSet(string tensor, int[] shape)
@@ -25,28 +26,42 @@ public sealed class FixationSet
     /// <summary>Number of neurons in the tensor.</summary>
     public int Length { get; }
     /// <summary>Number of neurons in the set.</summary>
-    public int Count => _members.Count;
-    public bool IsEmpty => _members.Count == 0;
+    public int Count => _count;
+    public bool IsEmpty => _count == 0;
 
     public bool Add(int index)
     {
         if ((uint)index >= (uint)Length)
             throw new ArgumentOutOfRangeException(nameof(index), $"neuron {index} outside tensor '{Tensor}' of shape {Shapes.Format(Shape)}");
-        if (!_members.Add(index)) return false;
+        _bits ??= new ulong[(Length + 63) >> 6];
+        ref ulong word = ref _bits[index >> 6];
+        ulong bit = 1UL << (index & 63);
+        if ((word & bit) != 0) return false;
+        word |= bit;
+        _count++;
         _sorted = null;
         return true;
     }
 
-    public bool Contains(int index) => _members.Contains(index);
+    public bool Contains(int index) => (uint)index < (uint)Length && _bits != null && (_bits[index >> 6] & (1UL << (index & 63))) != 0;
 
     /// <summary>The flat indices in ascending order.</summary>
     public ReadOnlySpan<int> Indices()
     {
         if (_sorted == null)
         {
-            var sorted = new int[_members.Count];
-            _members.CopyTo(sorted);
-            Array.Sort(sorted);
+            var sorted = new int[_count];
+            int n = 0;
+            if (_bits != null)
+                for (int w = 0; w < _bits.Length && n < sorted.Length; w++)
+                {
+                    ulong word = _bits[w];
+                    while (word != 0)
+                    {
+                        sorted[n++] = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(word);
+                        word &= word - 1;
+                    }
+                }
             _sorted = sorted;
         }
         return _sorted;

@@ -6,12 +6,14 @@ namespace CnnFixations.Unravel;
 public sealed class UnravelStep
 {
     private readonly UnravelWalk _walk;
+    private readonly FixationSet?[] _inputSets;
 
     internal UnravelStep(UnravelWalk walk, GraphNode node, FixationSet output)
     {
         _walk = walk;
         Node = node;
         Output = output;
+        _inputSets = new FixationSet?[node.Inputs.Count];
     }
 
     public GraphNode Node { get; }
@@ -29,7 +31,7 @@ public sealed class UnravelStep
     public ConstTensor Constant(string tensor) => _walk.Constant(tensor, Node);
 
     /// <summary>Adds neuron <paramref name="flatIndex"/> of input <paramref name="input"/> to that tensor's fixations.</summary>
-    public void Send(int input, int flatIndex) => _walk.Send(Node.Inputs[input], flatIndex);
+    public void Send(int input, int flatIndex) => (_inputSets[input] ??= _walk.SetOf(Node.Inputs[input])).Add(flatIndex);
 
     public UnsupportedOperatorException Unsupported(string why) =>
         new($"{Node.Describe()}: {why}");

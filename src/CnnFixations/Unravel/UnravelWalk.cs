@@ -5,12 +5,16 @@ namespace CnnFixations.Unravel;
 /// <summary>The fixations found by one walk: on the network input and on every tensor on the way.</summary>
 public sealed class UnravelResult
 {
-    internal UnravelResult(FixationSet input, IReadOnlyList<FixationSet> layers, IReadOnlyDictionary<string, double> ruleMs)
+    internal UnravelResult(FixationSet input, IReadOnlyList<FixationSet> layers, IReadOnlyDictionary<string, double> ruleMs, IReadOnlyList<(string Node, double Ms)> nodeMs)
     {
         Input = input;
         Layers = layers;
         RuleMilliseconds = ruleMs;
+        NodeMilliseconds = nodeMs;
     }
+
+    /// <summary>Time spent in each unravelled node, in walk order, for profiling the walk.</summary>
+    public IReadOnlyList<(string Node, double Ms)> NodeMilliseconds { get; }
 
     /// <summary>Time spent in each rule (by rule type name), for profiling the walk.</summary>
     public IReadOnlyDictionary<string, double> RuleMilliseconds { get; }
@@ -57,6 +61,7 @@ public sealed class UnravelWalk
         _sets[start.Tensor] = start;
         _order.Add(start);
         var ruleMs = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        var nodeMs = new List<(string, double)>();
         foreach (var node in _plan.Nodes)
         {
             FixationSet? output = null;
@@ -74,11 +79,13 @@ public sealed class UnravelWalk
                     : $"{node.Describe()}: op type {node.OpType} from domain '{node.Domain}' is not supported (only default-domain ONNX ops have unravel rules)");
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             rule.Unravel(new UnravelStep(this, node, output));
+            double ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             string key = rule.GetType().Name;
-            ruleMs[key] = ruleMs.GetValueOrDefault(key) + System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            ruleMs[key] = ruleMs.GetValueOrDefault(key) + ms;
+            nodeMs.Add(($"{node.OpType} {node.Name} ({output.Count} out)", ms));
         }
         var input = _sets.TryGetValue(Model.InputName, out var s) ? s : new FixationSet(Model.InputName, Shape(Model.InputName, null));
-        return new UnravelResult(input, _order, ruleMs);
+        return new UnravelResult(input, _order, ruleMs, nodeMs);
     }
 
     internal TensorValue Activation(string tensor, GraphNode? node)
@@ -98,7 +105,8 @@ public sealed class UnravelWalk
     internal ConstTensor Constant(string tensor, GraphNode node) =>
         Model.TryGetConstant(tensor) ?? throw new CnnFixationsException($"{node.Describe()}: the value of constant '{tensor}' is not available");
 
-    internal void Send(string tensor, int flatIndex)
+    /// <summary>The fixation set of a tensor, created (and put in walk order) when first asked for.</summary>
+    internal FixationSet SetOf(string tensor)
     {
         if (!_sets.TryGetValue(tensor, out var set))
         {
@@ -106,6 +114,6 @@ public sealed class UnravelWalk
             _sets[tensor] = set;
             _order.Add(set);
         }
-        set.Add(flatIndex);
+        return set;
     }
 }

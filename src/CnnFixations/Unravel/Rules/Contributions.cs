@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CnnFixations.Unravel.Rules;
 
@@ -35,24 +36,165 @@ internal static class Contributions
         for (; i < n; i++) products[i] = (double)a[i] * w[i];
     }
 
-    /// <summary><c>sums[k] += (double)a[k] * (double)w[k]</c> for every k (one tap of every channel).</summary>
-    public static void AccumulateProducts(Span<double> sums, ReadOnlySpan<float> a, ReadOnlySpan<float> w)
+    /// <summary>
+    /// Index of the largest exact product <c>(double)a[i] * w[i] * sign</c> (sign +1 or -1), the first one on
+    /// ties, never a NaN; -1 when every product is NaN or the spans are empty. Rounding to float is monotonic,
+    /// so the exact maximum is among the products whose float value equals the largest float product: float
+    /// vector lanes find that value, and only those candidates are compared exactly.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static int ArgmaxProduct(ReadOnlySpan<float> a, ReadOnlySpan<float> w, float sign = 1f)
     {
-        int n = sums.Length, k = 0;
-        if (Vectorized && Vector256.IsHardwareAccelerated && n >= 8)
+        int n = a.Length;
+        if (w.Length < n) throw new ArgumentException("the weights are shorter than the activations");
+        if (sign is not (1f or -1f)) throw new ArgumentOutOfRangeException(nameof(sign));
+        if (!Vectorized || !Vector256.IsHardwareAccelerated || n < 16) return ArgmaxProductScalar(a, w, sign);
+        ref float a0 = ref MemoryMarshal.GetReference(a);
+        ref float w0 = ref MemoryMarshal.GetReference(w);
+        var s = Vector256.Create(sign);
+        var max = Vector256.Create(float.NegativeInfinity);
+        var ordered = Vector256<float>.AllBitsSet;
+        int i = 0;
+        for (; i <= n - 8; i += 8)
         {
-            ref double s0 = ref MemoryMarshal.GetReference(sums);
-            ref float a0 = ref MemoryMarshal.GetReference(a);
-            ref float w0 = ref MemoryMarshal.GetReference(w);
-            for (; k <= n - 8; k += 8)
+            var p = Vector256.LoadUnsafe(ref a0, (nuint)i) * Vector256.LoadUnsafe(ref w0, (nuint)i) * s;
+            ordered &= Vector256.Equals(p, p);
+            max = Vector256.Max(max, p);
+        }
+        if (ordered != Vector256<float>.AllBitsSet) return ArgmaxProductScalar(a, w, sign); // a NaN product
+        float top = float.NegativeInfinity;
+        for (int l = 0; l < 8; l++) top = Math.Max(top, max.GetElement(l));
+        for (; i < n; i++)
+        {
+            float p = a[i] * w[i] * sign;
+            if (float.IsNaN(p)) return ArgmaxProductScalar(a, w, sign);
+            if (p > top) top = p;
+        }
+        // Candidates: float product == top (+0 and -0 count as equal, as exact zeros do in the scalar scan).
+        var t = Vector256.Create(top);
+        int best = -1;
+        double bestValue = double.NegativeInfinity;
+        for (i = 0; i <= n - 8; i += 8)
+        {
+            var p = Vector256.LoadUnsafe(ref a0, (nuint)i) * Vector256.LoadUnsafe(ref w0, (nuint)i) * s;
+            uint hits = Vector256.Equals(p, t).ExtractMostSignificantBits();
+            while (hits != 0)
             {
-                var (aLo, aHi) = Vector256.Widen(Vector256.LoadUnsafe(ref a0, (nuint)k));
-                var (wLo, wHi) = Vector256.Widen(Vector256.LoadUnsafe(ref w0, (nuint)k));
-                (Vector256.LoadUnsafe(ref s0, (nuint)k) + aLo * wLo).StoreUnsafe(ref s0, (nuint)k);
-                (Vector256.LoadUnsafe(ref s0, (nuint)(k + 4)) + aHi * wHi).StoreUnsafe(ref s0, (nuint)(k + 4));
+                int j = i + System.Numerics.BitOperations.TrailingZeroCount(hits);
+                hits &= hits - 1;
+                double exact = (double)a[j] * w[j] * sign;
+                if (best < 0 || exact > bestValue) { best = j; bestValue = exact; }
             }
         }
-        for (; k < n; k++) sums[k] += (double)a[k] * w[k];
+        for (; i < n; i++)
+            if (a[i] * w[i] * sign == top)
+            {
+                double exact = (double)a[i] * w[i] * sign;
+                if (best < 0 || exact > bestValue) { best = i; bestValue = exact; }
+            }
+        return best;
+    }
+
+    private static int ArgmaxProductScalar(ReadOnlySpan<float> a, ReadOnlySpan<float> w, float sign)
+    {
+        int best = -1;
+        double bestValue = double.NegativeInfinity;
+        for (int i = 0; i < a.Length; i++)
+        {
+            double v = (double)a[i] * w[i] * sign;
+            if (double.IsNaN(v)) continue;
+            if (best < 0 || v > bestValue) { best = i; bestValue = v; }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// Writes to <paramref name="result"/> the indices i (ascending) whose exact product <c>a[i] * w[i]</c> is
+    /// positive, decided by signs (both positive or both negative), which is exact even where a float
+    /// product would underflow; returns how many.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static int PositiveProducts(ReadOnlySpan<float> a, ReadOnlySpan<float> w, Span<int> result)
+    {
+        int n = a.Length, count = 0, i = 0;
+        if (w.Length < n || result.Length < n) throw new ArgumentException("spans of different lengths");
+        if (Vectorized && Vector256.IsHardwareAccelerated)
+        {
+            ref float a0 = ref MemoryMarshal.GetReference(a);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            var zero = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                var av = Vector256.LoadUnsafe(ref a0, (nuint)i);
+                var wv = Vector256.LoadUnsafe(ref w0, (nuint)i);
+                var positive = (Vector256.GreaterThan(av, zero) & Vector256.GreaterThan(wv, zero)) | (Vector256.LessThan(av, zero) & Vector256.LessThan(wv, zero));
+                uint bits = positive.ExtractMostSignificantBits();
+                while (bits != 0)
+                {
+                    result[count++] = i + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                }
+            }
+        }
+        for (; i < n; i++)
+            if ((a[i] > 0 && w[i] > 0) || (a[i] < 0 && w[i] < 0)) result[count++] = i;
+        return count;
+    }
+
+    /// <summary>
+    /// <c>sums[k] = sign * sum over taps t (in the given order) of (double)a[aOffsets[t] + k] * w[wOffsets[t] + k]</c>
+    /// for a channel-last A and tap-major W, accumulated in registers for 8 channels at a time (a float
+    /// product is exact in double, so a fused multiply-add rounds exactly as the scalar multiply then add),
+    /// then the index of the largest sum as <see cref="Select.Argmax"/> gives it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static int ArgmaxTapSums(ReadOnlySpan<float> a, ReadOnlySpan<int> aOffsets, ReadOnlySpan<float> w, ReadOnlySpan<int> wOffsets, double sign, Span<double> sums)
+    {
+        int n = sums.Length, taps = aOffsets.Length, k = 0;
+        for (int t = 0; t < taps; t++)
+            if (aOffsets[t] < 0 || aOffsets[t] + n > a.Length || wOffsets[t] < 0 || wOffsets[t] + n > w.Length)
+                throw new ArgumentOutOfRangeException(nameof(aOffsets));
+        if (Vectorized && Vector256.IsHardwareAccelerated)
+        {
+            ref float a0 = ref MemoryMarshal.GetReference(a);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref double s0 = ref MemoryMarshal.GetReference(sums);
+            var s = Vector256.Create(sign);
+            for (; k <= n - 8; k += 8)
+            {
+                var lo = Vector256<double>.Zero;
+                var hi = Vector256<double>.Zero;
+                for (int t = 0; t < taps; t++)
+                {
+                    var (aLo, aHi) = Vector256.Widen(Vector256.LoadUnsafe(ref a0, (nuint)(aOffsets[t] + k)));
+                    var (wLo, wHi) = Vector256.Widen(Vector256.LoadUnsafe(ref w0, (nuint)(wOffsets[t] + k)));
+                    if (Fma.IsSupported)
+                    {
+                        lo = Fma.MultiplyAdd(aLo, wLo, lo);
+                        hi = Fma.MultiplyAdd(aHi, wHi, hi);
+                    }
+                    else
+                    {
+                        lo += aLo * wLo;
+                        hi += aHi * wHi;
+                    }
+                }
+                if (sign != 1.0)
+                {
+                    lo *= s;
+                    hi *= s;
+                }
+                lo.StoreUnsafe(ref s0, (nuint)k);
+                hi.StoreUnsafe(ref s0, (nuint)(k + 4));
+            }
+        }
+        for (; k < n; k++)
+        {
+            double sum = 0;
+            for (int t = 0; t < taps; t++) sum += (double)a[aOffsets[t] + k] * w[wOffsets[t] + k];
+            sums[k] = sign != 1.0 ? sum * sign : sum;
+        }
+        return Select.Argmax(sums);
     }
 
     /// <summary>[C,H,W] to [H,W,C] (channel-last), so that one position's channels are contiguous.</summary>

@@ -68,18 +68,20 @@ public sealed class ConvRule : IUnravelRule
         var sums = new double[cinG];
         // 1x1 kernels: the channels at one position, gathered once and shared by every neuron there.
         var columns = taps == 1 && cinG > 1 && Contributions.Vectorized ? new Dictionary<int, float[]>() : null;
-        // When the walk reads a good part of the input, a channel-last copy makes each tap's channels
-        // contiguous (vector arithmetic, see Contributions); otherwise channels are read in place.
+        // Larger kernels, when the walk reads a good part of the input: a channel-last copy makes each tap's
+        // channels contiguous (vector arithmetic, see Contributions); otherwise channels are read in place.
         long reads = (long)step.Output.Count * cinG * taps;
         float[]? hwc = null;
         float[]? wByTap = null;
-        if (x != null && cinG > 1 && (long)cin * inH * inW <= 2 * reads && Contributions.Vectorized)
+        if (x != null && cinG > 1 && taps > 1 && (long)cin * inH * inW <= 2 * reads && Contributions.Vectorized)
         {
             hwc = System.Buffers.ArrayPool<float>.Shared.Rent(cin * inH * inW);
             Interlocked.Increment(ref ChannelLastCopies);
             Contributions.ChannelLast(x.Data, cin, inH * inW, hwc);
             wByTap = TapMajorWeights(node, w, cout, cinG, taps);
         }
+        Span<int> aOffsets = stackalloc int[hwc != null ? taps : 0];
+        Span<int> wOffsets = stackalloc int[hwc != null ? taps : 0];
         try
         {
             foreach (int flat in step.Output.Indices())
@@ -93,8 +95,7 @@ public sealed class ConvRule : IUnravelRule
                 int kk = 0;
                 if (cinG > 1)
                 {
-                    if (hwc != null) ChannelSumsChannelLast(hwc, wByTap!, sums, c, k0, cin, row0, col0, window, inH, inW);
-                    else if (columns != null && (uint)row0 < (uint)inH && (uint)col0 < (uint)inW)
+                    if (columns != null && sign != 0 && (uint)row0 < (uint)inH && (uint)col0 < (uint)inW)
                     {
                         int key = (k0 * inH + row0) * inW + col0;
                         if (!columns.TryGetValue(key, out var column))
@@ -103,11 +104,34 @@ public sealed class ConvRule : IUnravelRule
                             for (int k = 0, index = key; k < cinG; k++, index += inH * inW) column[k] = x!.Data[index];
                             columns[key] = column;
                         }
-                        Contributions.Products(column, w.AsSpan(c * cinG, cinG), sums);
+                        kk = Contributions.ArgmaxProduct(column, w.AsSpan(c * cinG, cinG), (float)sign);
                     }
-                    else ChannelSums(x!.Data, w, sums, c, k0, row0, col0, window, inH, inW);
-                    if (sign != 1.0) for (int k = 0; k < cinG; k++) sums[k] *= sign;
-                    kk = Select.Argmax(sums);
+                    else
+                    {
+                        if (hwc != null)
+                        {
+                            int used = 0;
+                            for (int u = 0; u < kh; u++)
+                            {
+                                int row = row0 + u * window.DilationH;
+                                if ((uint)row >= (uint)inH) continue;
+                                for (int v = 0; v < kw; v++)
+                                {
+                                    int col = col0 + v * window.DilationW;
+                                    if ((uint)col >= (uint)inW) continue;
+                                    aOffsets[used] = (row * inW + col) * cin + k0;
+                                    wOffsets[used++] = ((c * kh + u) * kw + v) * cinG;
+                                }
+                            }
+                            kk = Contributions.ArgmaxTapSums(hwc, aOffsets[..used], wByTap!, wOffsets[..used], sign, sums);
+                        }
+                        else
+                        {
+                            ChannelSums(x!.Data, w, sums, c, k0, row0, col0, window, inH, inW);
+                            if (sign != 1.0) for (int k = 0; k < cinG; k++) sums[k] *= sign;
+                            kk = Select.Argmax(sums);
+                        }
+                    }
                     if (kk < 0) continue; // every score is NaN: nothing to follow
                 }
                 int channel = k0 + kk;
@@ -144,24 +168,6 @@ public sealed class ConvRule : IUnravelRule
                 }
             }
             sums[k] = sum;
-        }
-    }
-
-    /// <summary>The same sums from a channel-last copy of A and tap-major weights, a whole tap of channels at a time.</summary>
-    private static void ChannelSumsChannelLast(float[] hwc, float[] wByTap, double[] sums, int c, int k0, int cin, int row0, int col0, Window2D window, int inH, int inW)
-    {
-        int cinG = sums.Length, kh = window.KernelH, kw = window.KernelW;
-        Array.Clear(sums);
-        for (int u = 0; u < kh; u++)
-        {
-            int row = row0 + u * window.DilationH;
-            if ((uint)row >= (uint)inH) continue;
-            for (int v = 0; v < kw; v++)
-            {
-                int col = col0 + v * window.DilationW;
-                if ((uint)col >= (uint)inW) continue;
-                Contributions.AccumulateProducts(sums, hwc.AsSpan((row * inW + col) * cin + k0, cinG), wByTap.AsSpan(((c * kh + u) * kw + v) * cinG, cinG));
-            }
         }
     }
 
@@ -224,9 +230,15 @@ public sealed class ConvRule : IUnravelRule
                 }
             }
         bool spatial = FullyConnected.IsSpatial(step, step.Node.Inputs[0]);
+        int perFilter = cin * kh * kw;
+        if (Contributions.Vectorized && kh == inH && kw == inW && inputs.Count == perFilter && step.Output.Length * perFilter <= w.Length)
+        {
+            // The kernel covers the whole input without padding: input i meets weight i, as in a Gemm.
+            FullyConnected.ChooseRows(step, 0, x.Data.AsSpan(0, perFilter), w, perFilter, step.Output.Length, spatial);
+            return;
+        }
         var inputArray = inputs.ToArray();
         var contributions = new double[inputArray.Length];
-        int perFilter = cin * kh * kw;
         foreach (int c in step.Output.Indices())
         {
             for (int i = 0; i < inputArray.Length; i++)

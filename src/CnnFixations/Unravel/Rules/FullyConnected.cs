@@ -26,6 +26,44 @@ internal static class FullyConnected
     }
 
     /// <summary>
+    /// Rule 1 for every fixated output j of y = W x with W stored by rows (<paramref name="rows"/>[j*k .. j*k+k)):
+    /// the exact largest contribution (spatial input) or every positive one, found with vector code
+    /// (<see cref="Contributions.ArgmaxProduct"/>, <see cref="Contributions.PositiveProducts"/>) that chooses
+    /// exactly what the scalar scan of <see cref="Choose"/> chooses.
+    /// </summary>
+    public static void ChooseRows(UnravelStep step, int inputSlot, ReadOnlySpan<float> x, float[] rows, int k, int n, bool spatial)
+    {
+        bool argmax = spatial && !step.Options.FcSpatialAllPositive;
+        var chosen = argmax ? Array.Empty<int>() : new int[k];
+        foreach (int j in step.Output.Indices())
+        {
+            if (j >= n) throw step.Unsupported("output index outside the weight");
+            var row = rows.AsSpan(j * k, k);
+            if (argmax)
+            {
+                int best = Contributions.ArgmaxProduct(x, row);
+                if (best >= 0) step.Send(inputSlot, best);
+                continue;
+            }
+            int count = Contributions.PositiveProducts(x, row, chosen);
+            for (int t = 0; t < count; t++) step.Send(inputSlot, chosen[t]);
+        }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GraphNode, float[]> Transposed = new();
+
+    /// <summary>A [K,N] weight as N rows of K (computed once per node).</summary>
+    public static float[] RowsOf(GraphNode node, float[] w, int k, int n) =>
+        Transposed.GetValue(node, _ =>
+        {
+            var rows = new float[w.Length];
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < n; j++)
+                    rows[(long)j * k + i] = w[(long)i * n + j];
+            return rows;
+        });
+
+    /// <summary>
     /// "Flattened spatial map": follow the FC's input back through Flatten/Reshape/Squeeze/Unsqueeze,
     /// pass-through ops and ops with a constant operand to where that chain starts; spatial when that
     /// tensor is [1,C,H,W] with H*W &gt; 1.
@@ -103,9 +141,9 @@ public sealed class FullyConnectedRule : IUnravelRule
         if ((transB ? b.Shape[1] : b.Shape[0]) != k) throw step.Unsupported("weight and input sizes differ");
         var w = b.ToFloats();
         bool spatial = FullyConnected.IsSpatial(step, node.Inputs[0]);
-        if (transB && alpha == 1.0 && Contributions.Vectorized)
+        if (alpha == 1.0 && Contributions.Vectorized)
         {
-            SparseRows(step, a.Data.AsSpan(0, k), w, k, n, spatial);
+            FullyConnected.ChooseRows(step, 0, a.Data.AsSpan(0, k), transB ? w : FullyConnected.RowsOf(node, w, k, n), k, n, spatial);
             return;
         }
         var inputs = Enumerable.Range(0, k).ToArray();
@@ -125,42 +163,6 @@ public sealed class FullyConnectedRule : IUnravelRule
         }
     }
 
-    /// <summary>
-    /// Rule 1 with W stored by rows, skipping inputs whose activation is zero (most of them after ReLU and
-    /// pooling). Their contributions are +-0: never positive, and the largest only when every other
-    /// contribution is negative, in which case the first zero input is chosen, exactly as the dense scan does.
-    /// </summary>
-    private static void SparseRows(UnravelStep step, ReadOnlySpan<float> a, float[] w, int k, int n, bool spatial)
-    {
-        var nonZero = new List<int>();
-        int firstZero = -1;
-        for (int i = 0; i < k; i++)
-        {
-            if (a[i] != 0) nonZero.Add(i);
-            else if (firstZero < 0) firstZero = i;
-        }
-        var indices = nonZero.ToArray();
-        var values = new float[indices.Length];
-        for (int t = 0; t < indices.Length; t++) values[t] = a[indices[t]];
-        var products = new double[indices.Length];
-        bool argmax = spatial && !step.Options.FcSpatialAllPositive;
-        foreach (int j in step.Output.Indices())
-        {
-            if (j >= n) throw step.Unsupported("output index outside the weight");
-            var row = w.AsSpan(j * k, k);
-            for (int t = 0; t < indices.Length; t++) products[t] = (double)values[t] * row[indices[t]];
-            if (argmax)
-            {
-                int best = Select.Argmax(products);
-                if (best >= 0 && (products[best] > 0 || firstZero < 0)) step.Send(0, indices[best]);
-                else if (firstZero >= 0) step.Send(0, firstZero);
-                continue;
-            }
-            for (int t = 0; t < indices.Length; t++)
-                if (products[t] > 0) step.Send(0, indices[t]);
-        }
-    }
-
     // x[..., 1, K] @ W[K, N] -> y[..., 1, N]
     private static void UnravelMatMulDataFirst(UnravelStep step)
     {
@@ -172,6 +174,11 @@ public sealed class FullyConnectedRule : IUnravelRule
         if (x.Length != k || x.Shape[^1] != k) throw step.Unsupported($"input {Shapes.Format(x.Shape)} is not a single row of {k} values");
         var w = wt.ToFloats();
         bool spatial = FullyConnected.IsSpatial(step, node.Inputs[0]);
+        if (Contributions.Vectorized)
+        {
+            FullyConnected.ChooseRows(step, 0, x.Data.AsSpan(0, k), FullyConnected.RowsOf(node, w, k, n), k, n, spatial);
+            return;
+        }
         var inputs = Enumerable.Range(0, k).ToArray();
         var contributions = new double[k];
         foreach (int j in step.Output.Indices())
@@ -192,6 +199,11 @@ public sealed class FullyConnectedRule : IUnravelRule
         if (x.Length != k || x.Shape[^1] != 1) throw step.Unsupported($"input {Shapes.Format(x.Shape)} is not a single column of {k} values");
         var w = wt.ToFloats();
         bool spatial = FullyConnected.IsSpatial(step, node.Inputs[1]);
+        if (Contributions.Vectorized)
+        {
+            FullyConnected.ChooseRows(step, 1, x.Data.AsSpan(0, k), w, k, n, spatial);
+            return;
+        }
         var inputs = Enumerable.Range(0, k).ToArray();
         var contributions = new double[k];
         foreach (int j in step.Output.Indices())
