@@ -17,6 +17,11 @@ if (args.Length == 2 && args[0] == "--batch")
     BatchBench.Run(BenchArguments.Parse(Array.Empty<string>()).BundledModel, args[1]);
     return 0;
 }
+if (args.Length == 1 && args[0] == "--micro")
+{
+    Micro.Run();
+    return 0;
+}
 if (args.Length >= 2 && args[0] == "--profile")
 {
     // dotnet run -c Release --project bench/CnnFixations.Bench -- --profile MODEL [N]: where one walk spends its time

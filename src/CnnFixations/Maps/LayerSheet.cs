@@ -104,11 +104,10 @@ public static class LayerSheet
             canvas.DrawCircle((x + 0.5f) * scale, (y + 0.5f) * scale, radius, fill);
     }
 
-    private static byte[] Encode(SKBitmap bitmap)
-    {
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
-    }
+    private static byte[] Encode(SKBitmap bitmap) =>
+        bitmap.ColorType == SKColorType.Rgba8888
+            ? PngWriter.Encode(bitmap.GetPixelSpan(), bitmap.Width, bitmap.Height, bitmap.RowBytes, 4)
+            : throw new CnnFixationsException($"cannot encode pixels of type {bitmap.ColorType} as PNG");
 
     /// <summary>A TrueType font of the machine, if any (the product ships none); captions fall back to tile numbers.</summary>
     private static SKTypeface? FindTypeface()

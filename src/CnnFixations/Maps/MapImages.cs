@@ -16,6 +16,13 @@ public static class MapImages
     /// </summary>
     public static byte[] OverlayPng(RgbImage image, float[] heat, int[]? box, IReadOnlyList<(int X, int Y)> points, double alpha = 0.5)
     {
+        using var bitmap = Overlay(image, heat, box, points, alpha);
+        return Encode(bitmap);
+    }
+
+    /// <summary>The pixels of <see cref="OverlayPng"/> (opaque RGBA), before encoding.</summary>
+    public static SKBitmap Overlay(RgbImage image, float[] heat, int[]? box, IReadOnlyList<(int X, int Y)> points, double alpha = 0.5)
+    {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(heat);
         ArgumentNullException.ThrowIfNull(points);
@@ -27,15 +34,18 @@ public static class MapImages
         if (!(alpha >= 0 && alpha <= 1))
             throw new CnnFixationsException($"the overlay alpha must be in [0, 1], got {alpha}");
 
-        using var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
         var rgba = bitmap.GetPixelSpan();
         var src = image.Pixels;
+        var blend = BlendTable(alpha);
+        var (r0, g0, b0) = Colormap.Jet(0f);
         for (int i = 0; i < heat.Length; i++)
         {
-            var (r, g, b) = Colormap.Jet(heat[i]);
-            rgba[4 * i] = Blend(src[3 * i], r, alpha);
-            rgba[4 * i + 1] = Blend(src[3 * i + 1], g, alpha);
-            rgba[4 * i + 2] = Blend(src[3 * i + 2], b, alpha);
+            // Most of an image is far from every fixation (heat 0): its colour is computed once.
+            var (r, g, b) = heat[i] == 0f ? (r0, g0, b0) : Colormap.Jet(heat[i]);
+            rgba[4 * i] = blend[(src[3 * i] << 8) | r];
+            rgba[4 * i + 1] = blend[(src[3 * i + 1] << 8) | g];
+            rgba[4 * i + 2] = blend[(src[3 * i + 2] << 8) | b];
             rgba[4 * i + 3] = 255;
         }
 
@@ -45,8 +55,24 @@ public static class MapImages
             DrawPoints(canvas, points, Math.Max(1f, MathF.Round(scale / 300f)));
             if (box is not null) DrawBox(canvas, box, Math.Max(2f, MathF.Round(scale / 200f)));
         }
-        return Encode(bitmap);
+        return bitmap;
     }
+
+    /// <summary><see cref="Blend"/> of every (image byte, colour byte) pair, at index image * 256 + colour.</summary>
+    private static byte[] BlendTable(double alpha)
+    {
+        var cached = _blendTable;
+        if (cached != null && cached.Alpha == alpha) return cached.Values;
+        var values = new byte[256 * 256];
+        for (int i = 0; i < 256; i++)
+            for (int c = 0; c < 256; c++)
+                values[(i << 8) | c] = Blend((byte)i, (byte)c, alpha);
+        _blendTable = new BlendValues(alpha, values);
+        return values;
+    }
+
+    private sealed record BlendValues(double Alpha, byte[] Values);
+    private static BlendValues? _blendTable;
 
     /// <summary>An 8-bit grayscale PNG of a map in [0, 1] (values clamped): gray = round(255 * v).</summary>
     public static byte[] GrayPng(float[] heat, int width, int height)
@@ -120,9 +146,12 @@ public static class MapImages
 
     private static byte[] Encode(SKBitmap bitmap)
     {
-        using var pixmap = bitmap.PeekPixels();
-        using var data = pixmap.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.Sub, 3))
-            ?? throw new CnnFixationsException($"PNG encoding of a {bitmap.Width}x{bitmap.Height} image failed");
-        return data.ToArray();
+        int channels = bitmap.ColorType switch
+        {
+            SKColorType.Rgba8888 => 4,
+            SKColorType.Gray8 => 1,
+            _ => throw new CnnFixationsException($"cannot encode pixels of type {bitmap.ColorType} as PNG"),
+        };
+        return PngWriter.Encode(bitmap.GetPixelSpan(), bitmap.Width, bitmap.Height, bitmap.RowBytes, channels);
     }
 }

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+
+namespace CnnFixations.Bench;
+
+/// <summary>Quick timings of single kernels (dotnet run -c Release --project bench/CnnFixations.Bench -- --micro).</summary>
+internal static class Micro
+{
+    public static void Run()
+    {
+        var random = new Random(1);
+        int c = 256, p = 56 * 56;
+        var a = new float[c * p];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)random.NextDouble();
+        var hwc = new float[a.Length];
+        Time("channel-last 256x56x56", () => CnnFixations.Unravel.Rules.Contributions.ChannelLast(a, c, p, hwc));
+        var img = CnnFixations.Imaging.ImageLoader.Load(Path.Combine(BenchArguments.Parse(Array.Empty<string>()).Image));
+        var pts = Enumerable.Range(0, 60).Select(i => (random.Next(img.Width), random.Next(img.Height))).ToList();
+        var heat = CnnFixations.Maps.HeatMap.FromPoints(pts, img.Width, img.Height);
+        Console.WriteLine($"image {img.Width}x{img.Height}");
+        Time("heat map 60 points", () => CnnFixations.Maps.HeatMap.FromPoints(pts, img.Width, img.Height));
+        foreach (var level in new[] { 1, 2, 3, 6 })
+            foreach (var filter in new[] { SkiaSharp.SKPngEncoderFilterFlags.NoFilters, SkiaSharp.SKPngEncoderFilterFlags.Sub, SkiaSharp.SKPngEncoderFilterFlags.Up, SkiaSharp.SKPngEncoderFilterFlags.AllFilters })
+            {
+                using var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(img.Width, img.Height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Opaque));
+                var rgba = bitmap.GetPixelSpan();
+                for (int i = 0; i < img.Width * img.Height; i++) { rgba[4 * i] = img.Pixels[3 * i]; rgba[4 * i + 1] = (byte)(heat[i] * 255); rgba[4 * i + 2] = img.Pixels[3 * i + 2]; rgba[4 * i + 3] = 255; }
+                using var pixmap = bitmap.PeekPixels();
+                int size = 0;
+                Time($"encode level {level} {filter}", () => { using var d = pixmap.Encode(new SkiaSharp.SKPngEncoderOptions(filter, level)); size = (int)d.Size; });
+                Console.WriteLine($"   {size / 1024} KB");
+            }
+        var raw = new byte[img.Height * (img.Width * 3 + 1)];
+        for (int y = 0; y < img.Height; y++)
+        {
+            raw[y * (img.Width * 3 + 1)] = 2; // Up
+            for (int x = 0; x < img.Width * 3; x++)
+            {
+                int i = y * img.Width * 3 + x;
+                byte v = (x % 3 == 1) ? (byte)(heat[i / 3] * 255) : img.Pixels[i];
+                byte up = 0;
+                if (y > 0) { int j = i - img.Width * 3; up = (x % 3 == 1) ? (byte)(heat[j / 3] * 255) : img.Pixels[j]; }
+                raw[y * (img.Width * 3 + 1) + 1 + x] = (byte)(v - up);
+            }
+        }
+        foreach (var level in new[] { 1, 2, 3, 4, 6 })
+        {
+            int size = 0;
+            Time($"zlib {level}", () =>
+            {
+                var ms = new MemoryStream();
+                using (var z = new System.IO.Compression.ZLibStream(ms, new System.IO.Compression.ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true)) z.Write(raw);
+                size = (int)ms.Length;
+            });
+            Console.WriteLine($"   {size / 1024} KB");
+        }
+        Time("overlay png 512x341", () => CnnFixations.Maps.MapImages.OverlayPng(img, heat, null, Array.Empty<(int, int)>()));
+        Time("gray png 512x341", () => CnnFixations.Maps.MapImages.GrayPng(heat, 512, 341));
+    }
+
+    private static void Time(string what, Action action)
+    {
+        for (int i = 0; i < 3; i++) action();
+        var times = new List<double>();
+        for (int i = 0; i < 20; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        Console.WriteLine($"{what,-30} min {times[0]:F3} ms, median {times[10]:F3} ms");
+    }
+}
