@@ -8,14 +8,17 @@ namespace CnnFixations.Bench;
 
 /// <summary>
 /// Throughput over a folder of images, all cores busy: plain inference (decode, resize, one ONNX Runtime
-/// run per image) against the whole explanation (the same, plus the walk, maps and PNG/NPY/JSON encoding,
-/// without writing files), both with one image per core in flight.
+/// run per image) against the whole explanation (the same, plus the walk, the maps and the two PNG
+/// pictures' encoding, without writing files), both with one image per core in flight. With a count, the
+/// folder's images are cycled to that many (peak memory must not grow with it).
 /// </summary>
 internal static class BatchBench
 {
-    public static void Run(string modelPath, string folder)
+    public static void Run(string modelPath, string folder, int count = 0)
     {
         var files = Directory.GetFiles(folder).Where(f => InputExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0) throw new ArgumentException($"no images in {folder}");
+        if (count > 0) files = Enumerable.Range(0, count).Select(i => files[i % files.Count]).ToList();
         var model = OnnxModel.Load(modelPath);
         int jobs = Environment.ProcessorCount;
         var pre = Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;

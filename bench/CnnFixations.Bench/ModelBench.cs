@@ -36,7 +36,9 @@ internal sealed record ModelFigures
     public Timing? ForwardWithOutputs { get; init; }
     public Timing? Walk { get; init; }
     public Timing? Postprocess { get; init; }
+    public Timing? Encode { get; init; }
     public Timing? Explain { get; init; }
+    public Timing? ExplainWithoutPng { get; init; }
     public Timing? GradCam { get; init; }
     public Timing? Gradient { get; init; }
     public int ExtraOutputs { get; init; }
@@ -52,7 +54,9 @@ internal sealed record ModelFigures
         Add("forwardWithOutputsMs", ForwardWithOutputs);
         Add("walkMs", Walk);
         Add("postprocessMs", Postprocess);
+        Add("pngMs", Encode);
         Add("explainMs", Explain);
+        Add("explainWithoutPngMs", ExplainWithoutPng);
         Add("gradcamMs", GradCam);
         Add("gradientMs", Gradient);
         d["fixations"] = Fixations;
@@ -94,12 +98,17 @@ internal static class ModelBench
         int target = Explainer.TopClasses(forward![explainer.LogitsTensor].Data, 1)[0];
         TensorExplanation? explanation = null;
         var walk = Timing.Measure(2, iterations, () => explanation = explainer.Unravel(forward!, target));
-        var postprocess = Timing.Measure(2, iterations, () => Postprocess(explanation!, input));
+        var postprocess = Timing.Measure(2, iterations, () => Postprocess(explanation!, input).Overlay.Dispose());
+        var pictures = Postprocess(explanation!, input);
+        var encode = Timing.Measure(2, iterations, () => Encode(pictures));
+        pictures.Overlay.Dispose();
         var explain = Timing.Measure(2, iterations, () =>
         {
-            var e = explainer.Explain(input.Tensor);
-            Postprocess(e, input);
+            var p = Postprocess(explainer.Explain(input.Tensor), input);
+            Encode(p);
+            p.Overlay.Dispose();
         });
+        var explainPixels = Timing.Measure(2, iterations, () => Postprocess(explainer.Explain(input.Tensor), input).Overlay.Dispose());
         Timing? gradcam = null, gradient = null;
         var gradcamMethod = new CnnFixations.Baselines.GradCamMethod();
         if (gradcamMethod.NotApplicable(explainer) == null)
@@ -118,7 +127,9 @@ internal static class ModelBench
             ForwardWithOutputs = forwardWithOutputs,
             Walk = walk,
             Postprocess = postprocess,
+            Encode = encode,
             Explain = explain,
+            ExplainWithoutPng = explainPixels,
             GradCam = gradcam,
             Gradient = gradient,
             ExtraOutputs = explainer.FetchedTensorCount,
@@ -152,7 +163,12 @@ internal static class ModelBench
         foreach (var (rule, ms) in median.Fixations.RuleMilliseconds.OrderByDescending(r => r.Value)) Console.WriteLine($"  {rule,-22} {ms,8:F2}");
         foreach (var (node, ms) in median.Fixations.NodeMilliseconds.OrderByDescending(n => n.Ms).Take(15)) Console.WriteLine($"  {ms,8:F3}  {node}");
         var sw = Stopwatch.StartNew();
-        for (int i = 0; i < iterations; i++) Postprocess(median, input);
+        for (int i = 0; i < iterations; i++)
+        {
+            var p = Postprocess(median, input);
+            Encode(p);
+            p.Overlay.Dispose();
+        }
         Console.WriteLine($"  postprocess {sw.Elapsed.TotalMilliseconds / iterations:F2} ms");
         var map = FixationMap.Build(median.Fixations.Input, input);
         sw.Restart();
@@ -166,10 +182,17 @@ internal static class ModelBench
         Console.WriteLine($"    gray png {sw.Elapsed.TotalMilliseconds / iterations:F2} ms");
     }
 
-    private static void Postprocess(TensorExplanation e, ExplanationInput input)
+    /// <summary>Fixation points, outliers, heat map, box and the overlay's pixels (what `explain` computes before encoding files).</summary>
+    private static (FixationMap Map, SkiaSharp.SKBitmap Overlay) Postprocess(TensorExplanation e, ExplanationInput input)
     {
         var map = FixationMap.Build(e.Fixations.Input, input);
-        MapImages.OverlayPng(input.Image!, map.Heat, map.Box, map.Points);
-        MapImages.GrayPng(map.Heat, map.Width, map.Height);
+        return (map, MapImages.Overlay(input.Image!, map.Heat, map.Box, map.Points));
+    }
+
+    /// <summary>The overlay and the grayscale heat map as PNG bytes (the pictures `explain` writes).</summary>
+    private static void Encode((FixationMap Map, SkiaSharp.SKBitmap Overlay) p)
+    {
+        MapImages.EncodePng(p.Overlay);
+        MapImages.GrayPng(p.Map.Heat, p.Map.Width, p.Map.Height);
     }
 }

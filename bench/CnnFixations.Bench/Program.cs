@@ -11,10 +11,11 @@ using CnnFixations.Onnx;
 // Ratio benchmark of CNN Fixations against the plain forward pass, one model per child process
 // (so peak memory is the model's own); every figure of a model comes from that one process.
 //   dotnet run -c Release --project bench/CnnFixations.Bench -- --models DIR --json FILE [--iterations N]
-if (args.Length == 2 && args[0] == "--batch")
+if (args.Length is 2 or 3 or 4 && args[0] == "--batch")
 {
-    // dotnet run -c Release --project bench/CnnFixations.Bench -- --batch FOLDER   (the bundled model)
-    BatchBench.Run(BenchArguments.Parse(Array.Empty<string>()).BundledModel, args[1]);
+    // dotnet run -c Release --project bench/CnnFixations.Bench -- --batch FOLDER [COUNT [MODEL]]   (default: the bundled model)
+    BatchBench.Run(args.Length > 3 ? args[3] : BenchArguments.Parse(Array.Empty<string>()).BundledModel, args[1],
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0);
     return 0;
 }
 if (args.Length == 1 && args[0] == "--micro")

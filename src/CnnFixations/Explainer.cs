@@ -44,6 +44,7 @@ public sealed class Explainer : IDisposable
     private readonly Dictionary<string, int[]>? _shapes;
     private string[] _runtimeConstants;
     private readonly object _constantsLock = new();
+    private readonly int _threads;
 
     /// <param name="startTensor">Walk from this tensor instead of the class logits (see <see cref="UnravelFrom"/>).</param>
     public Explainer(OnnxModel model, UnravelOptions? options = null, string? outputName = null, int intraOpThreads = 0, string? startTensor = null)
@@ -64,6 +65,7 @@ public sealed class Explainer : IDisposable
         _fetch = _plan.FetchList(_shapes).Except(_runtimeConstants).Append(LogitsTensor).Append(StartTensor)
             .Where(t => t != model.InputName).Distinct(StringComparer.Ordinal).ToArray();
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
+        _threads = intraOpThreads;
         Labels = LabelSet.FromModel(model);
     }
 
@@ -135,6 +137,7 @@ public sealed class Explainer : IDisposable
     internal static (int NaN, int Infinite) CountNonFinite(ReadOnlySpan<float> values)
     {
         int nan = 0, inf = 0;
+        if (System.Numerics.Tensors.TensorPrimitives.IsFiniteAll(values)) return (0, 0); // vector check; the count only when needed
         foreach (float v in values)
         {
             if (float.IsNaN(v)) nan++;
@@ -200,7 +203,7 @@ public sealed class Explainer : IDisposable
         var sw = Stopwatch.StartNew();
         var start = new Unravel.FixationSet(LogitsTensor, logits.Shape);
         start.Add(target);
-        var walk = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes);
+        var walk = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads };
         var result = walk.Run(start);
         double unravelMs = sw.Elapsed.TotalMilliseconds;
         var warnings = WeightWarnings.Concat(NonFiniteActivations(result, forward)).ToArray();
@@ -218,7 +221,7 @@ public sealed class Explainer : IDisposable
         var logits = forward[LogitsTensor];
         var sw = Stopwatch.StartNew();
         var set = start.Neurons(forward[StartTensor]);
-        var result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes).Run(set);
+        var result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(set);
         int top = TopClasses(logits.Data, 1)[0];
         return new TensorExplanation(logits.Data, Predict(logits.Data, 5), top, logits.Data[top], result, forwardMs, sw.Elapsed.TotalMilliseconds)
         {

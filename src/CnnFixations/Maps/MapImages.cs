@@ -95,6 +95,13 @@ public static class MapImages
         return Encode(bitmap);
     }
 
+    /// <summary>An opaque RGBA or gray bitmap (such as <see cref="Overlay"/> gives) as a PNG.</summary>
+    public static byte[] EncodePng(SKBitmap bitmap)
+    {
+        ArgumentNullException.ThrowIfNull(bitmap);
+        return Encode(bitmap);
+    }
+
     /// <summary>The image as an RGB PNG.</summary>
     public static byte[] EncodePng(RgbImage image)
     {

@@ -21,6 +21,9 @@ public sealed class UnravelStep
     public OnnxModel Model => _walk.Model;
     public UnravelOptions Options => _walk.Options;
 
+    /// <summary>Threads a rule may use for its neurons (0: every core); results never depend on it.</summary>
+    public int Threads => _walk.Threads;
+
     /// <summary>The forward-pass value of a tensor (or of the network input).</summary>
     public TensorValue Activation(string tensor) => _walk.Activation(tensor, Node);
 

@@ -54,6 +54,9 @@ public sealed class UnravelWalk
     public OnnxModel Model { get; }
     public UnravelOptions Options { get; }
 
+    /// <summary>Threads the heavy rules may use (0: every core). The result does not depend on it.</summary>
+    public int Threads { get; init; }
+
     /// <summary>Runs the walk from <paramref name="start"/>, a set on the plan's start tensor.</summary>
     public UnravelResult Run(FixationSet start)
     {

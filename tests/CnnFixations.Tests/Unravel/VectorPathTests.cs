@@ -35,6 +35,51 @@ public class VectorPathTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void Walks_split_over_threads_are_identical_to_one_thread(string name)
+    {
+        var fixture = TinyFixture.Parse(name);
+        var input = fixture.LoadInput();
+        var model = OnnxModel.Load(fixture.ModelPath);
+        using var single = new Explainer(model, UnravelOptions.Default, intraOpThreads: 1);
+        using var four = new Explainer(model, UnravelOptions.Default, intraOpThreads: 4);
+        var expected = AllLayers(single, input);
+        List<string> split;
+        lock (typeof(Contributions))
+        {
+            long before = ParallelChunks.MinWork;
+            ParallelChunks.MinWork = 0; // every rule that can split does, even on these tiny layers
+            try { split = AllLayers(four, input); }
+            finally { ParallelChunks.MinWork = before; }
+        }
+        Assert.Equal(expected, split);
+    }
+
+    [Fact]
+    public void Channel_last_copies_equal_a_plain_transpose_on_the_chosen_blocks()
+    {
+        var random = new Random(8);
+        foreach (var (channels, plane) in new[] { (8, 8), (13, 49), (64, 3136), (3, 10), (24, 17) })
+        {
+            var a = Enumerable.Range(0, channels * plane).Select(_ => (float)random.NextDouble()).ToArray();
+            int blockCount = (plane + 7) / 8;
+            var blocks = new ulong[(blockCount + 63) / 64];
+            for (int b = 0; b < blockCount; b++) if (random.Next(3) > 0) blocks[b >> 6] |= 1UL << (b & 63);
+            foreach (var chosen in new[] { blocks, Array.Empty<ulong>() })
+            {
+                var result = Enumerable.Repeat(-1f, channels * plane).ToArray();
+                Contributions.ChannelLast(a, channels, plane, result, chosen);
+                for (int p = 0; p < plane; p++)
+                {
+                    bool copied = chosen.Length == 0 || (chosen[(p / 8) >> 6] & (1UL << ((p / 8) & 63))) != 0;
+                    for (int k = 0; k < channels; k++)
+                        Assert.Equal(copied ? a[k * plane + p] : -1f, result[p * channels + k]);
+                }
+            }
+        }
+    }
+
     [Fact]
     public void The_channel_last_path_is_taken_when_many_neurons_are_walked()
     {

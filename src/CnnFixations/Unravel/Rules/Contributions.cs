@@ -197,13 +197,80 @@ internal static class Contributions
         return Select.Argmax(sums);
     }
 
-    /// <summary>[C,H,W] to [H,W,C] (channel-last), so that one position's channels are contiguous.</summary>
-    public static void ChannelLast(ReadOnlySpan<float> a, int channels, int plane, Span<float> result)
+    /// <summary>
+    /// [C,H,W] to [H,W,C] (channel-last), so that one position's channels are contiguous; with
+    /// <paramref name="blocks"/>, only the blocks of 8 positions whose bit is set are copied.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ChannelLast(ReadOnlySpan<float> a, int channels, int plane, Span<float> result, ReadOnlySpan<ulong> blocks = default)
     {
-        for (int k = 0; k < channels; k++)
+        if (a.Length < channels * plane || result.Length < channels * plane) throw new ArgumentException("buffers smaller than the tensor");
+        bool all = blocks.IsEmpty;
+        int fullChannels = Avx.IsSupported ? channels & ~7 : 0;
+        for (int p0 = 0; p0 < plane; p0 += 8)
         {
-            var src = a.Slice(k * plane, plane);
-            for (int p = 0; p < plane; p++) result[p * channels + k] = src[p];
+            int b = p0 >> 3;
+            if (!all && (blocks[b >> 6] & (1UL << (b & 63))) == 0) continue;
+            int count = Math.Min(8, plane - p0);
+            int k = 0;
+            if (count == 8)
+                for (; k < fullChannels; k += 8) Transpose8x8(a, k * plane + p0, plane, result, p0 * channels + k, channels);
+            for (; k < channels; k++)
+            {
+                var src = a.Slice(k * plane + p0, count);
+                for (int j = 0; j < count; j++) result[(p0 + j) * channels + k] = src[j];
+            }
         }
+    }
+
+    /// <summary>Rows r0..r7 (8 floats each, <paramref name="srcStride"/> apart) become columns of the destination.</summary>
+    private static void Transpose8x8(ReadOnlySpan<float> src, int s, int srcStride, Span<float> dst, int d, int dstStride)
+    {
+        ref float s0 = ref MemoryMarshal.GetReference(src);
+        ref float d0 = ref MemoryMarshal.GetReference(dst);
+        var r0 = Vector256.LoadUnsafe(ref s0, (nuint)s);
+        var r1 = Vector256.LoadUnsafe(ref s0, (nuint)(s + srcStride));
+        var r2 = Vector256.LoadUnsafe(ref s0, (nuint)(s + 2 * srcStride));
+        var r3 = Vector256.LoadUnsafe(ref s0, (nuint)(s + 3 * srcStride));
+        var r4 = Vector256.LoadUnsafe(ref s0, (nuint)(s + 4 * srcStride));
+        var r5 = Vector256.LoadUnsafe(ref s0, (nuint)(s + 5 * srcStride));
+        var r6 = Vector256.LoadUnsafe(ref s0, (nuint)(s + 6 * srcStride));
+        var r7 = Vector256.LoadUnsafe(ref s0, (nuint)(s + 7 * srcStride));
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref d0, (nuint)d);
+        Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref d0, (nuint)(d + dstStride));
+        Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref d0, (nuint)(d + 2 * dstStride));
+        Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref d0, (nuint)(d + 3 * dstStride));
+        Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref d0, (nuint)(d + 4 * dstStride));
+        Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref d0, (nuint)(d + 5 * dstStride));
+        Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref d0, (nuint)(d + 6 * dstStride));
+        Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref d0, (nuint)(d + 7 * dstStride));
+    }
+}
+
+/// <summary>Runs a loop over [0, count) in contiguous chunks on several threads when the work is large enough to pay for it.</summary>
+internal static class ParallelChunks
+{
+    /// <summary>Below this many multiply-adds a rule runs on the calling thread (tests lower it).</summary>
+    internal static long MinWork { get; set; } = 200_000;
+
+    public static void Run(int count, long work, int threads, Action<int, int> body)
+    {
+        int workers = threads <= 0 ? Environment.ProcessorCount : threads;
+        if (workers <= 1 || count < 2 || work < MinWork)
+        {
+            body(0, count);
+            return;
+        }
+        int chunks = Math.Min(count, workers * 4);
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers },
+            chunk => body((int)((long)count * chunk / chunks), (int)((long)count * (chunk + 1) / chunks)));
     }
 }

@@ -60,86 +60,39 @@ public sealed class ConvRule : IUnravelRule
         }
 
         if (step.Options.FoldBatchNorm) scale = BatchNormScale(step, cout);
-        int coutG = cout / group;
         // Depthwise with the centre rule reads no activation (and none was fetched).
         var x = cinG > 1 || step.Options.ConvPosition == ConvPosition.Refine ? step.Input(0) : null;
-        int plane = outH * outW;
-        int taps = kh * kw;
-        var sums = new double[cinG];
-        // 1x1 kernels: the channels at one position, gathered once and shared by every neuron there.
-        var columns = taps == 1 && cinG > 1 && Contributions.Vectorized ? new Dictionary<int, float[]>() : null;
-        // Larger kernels, when the walk reads a good part of the input: a channel-last copy makes each tap's
-        // channels contiguous (vector arithmetic, see Contributions); otherwise channels are read in place.
-        long reads = (long)step.Output.Count * cinG * taps;
+        var neurons = step.Output.Indices();
+        var job = new ChannelChoice(step.Options.ConvPosition, w, scale, window, cin, inH, inW, cout / group, cinG, outH, outW, x?.Data);
         float[]? hwc = null;
-        float[]? wByTap = null;
-        if (x != null && cinG > 1 && taps > 1 && (long)cin * inH * inW <= 2 * reads && Contributions.Vectorized)
+        int taps = kh * kw;
+        if (x != null && cinG > 1 && Contributions.Vectorized)
         {
-            hwc = System.Buffers.ArrayPool<float>.Shared.Rent(cin * inH * inW);
-            Interlocked.Increment(ref ChannelLastCopies);
-            Contributions.ChannelLast(x.Data, cin, inH * inW, hwc);
-            wByTap = TapMajorWeights(node, w, cout, cinG, taps);
+            if (taps == 1) job.Columns = GatherColumns(neurons, job, x.Data);
+            else
+            {
+                // A channel-last copy of the positions the windows touch makes each tap's channels contiguous
+                // (vector arithmetic, see Contributions).
+                hwc = System.Buffers.ArrayPool<float>.Shared.Rent(cin * inH * inW);
+                Interlocked.Increment(ref ChannelLastCopies);
+                Contributions.ChannelLast(x.Data, cin, inH * inW, hwc, TouchedBlocks(neurons, window, outH * outW, outW, inH, inW));
+                job.ChannelLast = hwc;
+                job.TapMajor = TapMajorWeights(node, w, cout, cinG, taps);
+            }
         }
-        Span<int> aOffsets = stackalloc int[hwc != null ? taps : 0];
-        Span<int> wOffsets = stackalloc int[hwc != null ? taps : 0];
         try
         {
-            foreach (int flat in step.Output.Indices())
+            var targets = new int[neurons.Length];
+            long work = (long)neurons.Length * cinG * taps;
+            var array = step.Output.ToArray();
+            ParallelChunks.Run(array.Length, work, step.Threads, (from, to) =>
             {
-                int c = flat / plane, y = flat % plane / outW, xo = flat % outW;
-                int k0 = c / coutG * cinG;
-                // Folding gamma/sigma into W scales every channel's sum by the same factor, so only its
-                // sign matters: a negative factor turns the argmax into an argmin (ties: lowest channel).
-                double sign = scale == null ? 1.0 : scale[c] > 0 ? 1.0 : scale[c] < 0 ? -1.0 : 0.0;
-                int row0 = window.RowStart(y), col0 = window.ColStart(xo);
-                int kk = 0;
-                if (cinG > 1)
-                {
-                    if (columns != null && sign != 0 && (uint)row0 < (uint)inH && (uint)col0 < (uint)inW)
-                    {
-                        int key = (k0 * inH + row0) * inW + col0;
-                        if (!columns.TryGetValue(key, out var column))
-                        {
-                            column = new float[cinG];
-                            for (int k = 0, index = key; k < cinG; k++, index += inH * inW) column[k] = x!.Data[index];
-                            columns[key] = column;
-                        }
-                        kk = Contributions.ArgmaxProduct(column, w.AsSpan(c * cinG, cinG), (float)sign);
-                    }
-                    else
-                    {
-                        if (hwc != null)
-                        {
-                            int used = 0;
-                            for (int u = 0; u < kh; u++)
-                            {
-                                int row = row0 + u * window.DilationH;
-                                if ((uint)row >= (uint)inH) continue;
-                                for (int v = 0; v < kw; v++)
-                                {
-                                    int col = col0 + v * window.DilationW;
-                                    if ((uint)col >= (uint)inW) continue;
-                                    aOffsets[used] = (row * inW + col) * cin + k0;
-                                    wOffsets[used++] = ((c * kh + u) * kw + v) * cinG;
-                                }
-                            }
-                            kk = Contributions.ArgmaxTapSums(hwc, aOffsets[..used], wByTap!, wOffsets[..used], sign, sums);
-                        }
-                        else
-                        {
-                            ChannelSums(x!.Data, w, sums, c, k0, row0, col0, window, inH, inW);
-                            if (sign != 1.0) for (int k = 0; k < cinG; k++) sums[k] *= sign;
-                            kk = Select.Argmax(sums);
-                        }
-                    }
-                    if (kk < 0) continue; // every score is NaN: nothing to follow
-                }
-                int channel = k0 + kk;
-                var (pr, pc) = step.Options.ConvPosition == ConvPosition.Refine
-                    ? Refine(x!.Data, w, (c * cinG + kk) * kh * kw, channel * inH * inW, sign, row0, col0, window, inH, inW, y, xo)
-                    : window.Centre(y, xo, inH, inW);
-                step.Send(0, (channel * inH + pr) * inW + pc);
-            }
+                var sums = new double[cinG];
+                var offsets = new int[2 * taps];
+                for (int i = from; i < to; i++) targets[i] = job.Target(array[i], sums, offsets);
+            });
+            foreach (int t in targets)
+                if (t >= 0) step.Send(0, t);
         }
         finally
         {
@@ -147,8 +100,112 @@ public sealed class ConvRule : IUnravelRule
         }
     }
 
+    /// <summary>The input channels at every position where a fixated neuron's 1x1 window lands, gathered once.</summary>
+    private static Dictionary<int, float[]> GatherColumns(ReadOnlySpan<int> neurons, ChannelChoice job, float[] x)
+    {
+        var columns = new Dictionary<int, float[]>();
+        int plane = job.OutH * job.OutW;
+        foreach (int flat in neurons)
+        {
+            int c = flat / plane, y = flat % plane / job.OutW, xo = flat % job.OutW;
+            int row = job.Window.RowStart(y), col = job.Window.ColStart(xo);
+            if ((uint)row >= (uint)job.InH || (uint)col >= (uint)job.InW) continue;
+            int key = (c / job.CoutG * job.CinG * job.InH + row) * job.InW + col;
+            if (columns.ContainsKey(key)) continue;
+            var column = new float[job.CinG];
+            for (int k = 0, index = key; k < column.Length; k++, index += job.InH * job.InW) column[k] = x[index];
+            columns[key] = column;
+        }
+        return columns;
+    }
+
+    /// <summary>One bit per block of 8 input positions (row-major) that some fixated neuron's window touches.</summary>
+    private static ulong[] TouchedBlocks(ReadOnlySpan<int> neurons, Window2D window, int plane, int outW, int inH, int inW)
+    {
+        var blocks = new ulong[((inH * inW + 7) / 8 + 63) / 64];
+        int lastPosition = -1;
+        foreach (int flat in neurons)
+        {
+            int position = flat % plane;
+            if (position == lastPosition) continue;
+            lastPosition = position;
+            int row0 = window.RowStart(position / outW), col0 = window.ColStart(position % outW);
+            for (int u = 0; u < window.KernelH; u++)
+            {
+                int row = row0 + u * window.DilationH;
+                if ((uint)row >= (uint)inH) continue;
+                int first = Math.Max(col0, 0), last = Math.Min(col0 + (window.KernelW - 1) * window.DilationW, inW - 1);
+                if (first > last) continue;
+                for (int b = (row * inW + first) / 8; b <= (row * inW + last) / 8; b++) blocks[b >> 6] |= 1UL << (b & 63);
+            }
+        }
+        return blocks;
+    }
+
+    /// <summary>Rule 2 for one output neuron: the chosen input neuron (flat index), or -1 when every channel score is NaN.</summary>
+    private sealed class ChannelChoice(ConvPosition position, float[] w, double[]? scale, Window2D window, int cin, int inH, int inW, int coutG, int cinG, int outH, int outW, float[]? x)
+    {
+        public Window2D Window => window;
+        public int InH => inH;
+        public int InW => inW;
+        public int CoutG => coutG;
+        public int CinG => cinG;
+        public int OutH => outH;
+        public int OutW => outW;
+        public Dictionary<int, float[]>? Columns { get; set; }
+        public float[]? ChannelLast { get; set; }
+        public float[]? TapMajor { get; set; }
+
+        public int Target(int flat, double[] sums, int[] offsets)
+        {
+            int plane = outH * outW;
+            int c = flat / plane, y = flat % plane / outW, xo = flat % outW;
+            int k0 = c / coutG * cinG;
+            // Folding gamma/sigma into W scales every channel's sum by the same factor, so only its
+            // sign matters: a negative factor turns the argmax into an argmin (ties: lowest channel).
+            double sign = scale == null ? 1.0 : scale[c] > 0 ? 1.0 : scale[c] < 0 ? -1.0 : 0.0;
+            int row0 = window.RowStart(y), col0 = window.ColStart(xo);
+            int kh = window.KernelH, kw = window.KernelW;
+            int kk = 0;
+            if (cinG > 1)
+            {
+                if (Columns != null && sign != 0 && (uint)row0 < (uint)inH && (uint)col0 < (uint)inW && Columns.TryGetValue((k0 * inH + row0) * inW + col0, out var column))
+                    kk = Contributions.ArgmaxProduct(column, w.AsSpan(c * cinG, cinG), (float)sign);
+                else if (ChannelLast != null)
+                {
+                    int used = 0, taps = kh * kw;
+                    for (int u = 0; u < kh; u++)
+                    {
+                        int row = row0 + u * window.DilationH;
+                        if ((uint)row >= (uint)inH) continue;
+                        for (int v = 0; v < kw; v++)
+                        {
+                            int col = col0 + v * window.DilationW;
+                            if ((uint)col >= (uint)inW) continue;
+                            offsets[used] = (row * inW + col) * cin + k0;
+                            offsets[taps + used++] = ((c * kh + u) * kw + v) * cinG;
+                        }
+                    }
+                    kk = Contributions.ArgmaxTapSums(ChannelLast, offsets.AsSpan(0, used), TapMajor!, offsets.AsSpan(taps, used), sign, sums);
+                }
+                else
+                {
+                    ChannelSums(x!, w, sums, c, k0, row0, col0, window, inH, inW);
+                    if (sign != 1.0) for (int k = 0; k < cinG; k++) sums[k] *= sign;
+                    kk = Select.Argmax(sums);
+                }
+                if (kk < 0) return -1; // every score is NaN: nothing to follow
+            }
+            int channel = k0 + kk;
+            var (pr, pc) = position == ConvPosition.Refine
+                ? Refine(x!, w, (c * cinG + kk) * kh * kw, channel * inH * inW, sign, row0, col0, window, inH, inW, y, xo)
+                : window.Centre(y, xo, inH, inW);
+            return (channel * inH + pr) * inW + pc;
+        }
+    }
+
     /// <summary><c>sums[k] = sum over in-bounds taps (u, then v) of A[k0+k,row,col] * W[c,k,u,v]</c>, reading A in place.</summary>
-    private static void ChannelSums(float[] a, float[] w, double[] sums, int c, int k0, int row0, int col0, Window2D window, int inH, int inW)
+    internal static void ChannelSums(float[] a, float[] w, double[] sums, int c, int k0, int row0, int col0, Window2D window, int inH, int inW)
     {
         int cinG = sums.Length, kh = window.KernelH, kw = window.KernelW;
         for (int k = 0; k < cinG; k++)
@@ -185,7 +242,7 @@ public sealed class ConvRule : IUnravelRule
             return result;
         });
 
-    private static (int Row, int Col) Refine(float[] a, float[] w, int wBase, int aBase, double sign, int row0, int col0, Window2D window, int inH, int inW, int y, int x)
+    internal static (int Row, int Col) Refine(float[] a, float[] w, int wBase, int aBase, double sign, int row0, int col0, Window2D window, int inH, int inW, int y, int x)
     {
         int bestRow = -1, bestCol = -1;
         double best = double.NegativeInfinity;

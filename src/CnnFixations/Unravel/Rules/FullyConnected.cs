@@ -34,20 +34,28 @@ internal static class FullyConnected
     public static void ChooseRows(UnravelStep step, int inputSlot, ReadOnlySpan<float> x, float[] rows, int k, int n, bool spatial)
     {
         bool argmax = spatial && !step.Options.FcSpatialAllPositive;
-        var chosen = argmax ? Array.Empty<int>() : new int[k];
-        foreach (int j in step.Output.Indices())
-        {
+        var outputs = step.Output.ToArray();
+        foreach (int j in outputs)
             if (j >= n) throw step.Unsupported("output index outside the weight");
-            var row = rows.AsSpan(j * k, k);
-            if (argmax)
+        var input = x.ToArray();
+        // Rows are independent: chunks of them run in parallel, and the chosen inputs are sent in row order.
+        var chosen = new int[outputs.Length][];
+        ParallelChunks.Run(outputs.Length, (long)outputs.Length * k, step.Threads, (from, to) =>
+        {
+            var buffer = argmax ? null : new int[k];
+            for (int r = from; r < to; r++)
             {
-                int best = Contributions.ArgmaxProduct(x, row);
-                if (best >= 0) step.Send(inputSlot, best);
-                continue;
+                var row = rows.AsSpan(outputs[r] * k, k);
+                if (argmax)
+                {
+                    int best = Contributions.ArgmaxProduct(input, row);
+                    chosen[r] = best >= 0 ? [best] : [];
+                }
+                else chosen[r] = buffer.AsSpan(0, Contributions.PositiveProducts(input, row, buffer)).ToArray();
             }
-            int count = Contributions.PositiveProducts(x, row, chosen);
-            for (int t = 0; t < count; t++) step.Send(inputSlot, chosen[t]);
-        }
+        });
+        foreach (var inputs in chosen)
+            foreach (int i in inputs) step.Send(inputSlot, i);
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GraphNode, float[]> Transposed = new();
