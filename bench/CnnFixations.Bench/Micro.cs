@@ -57,6 +57,44 @@ internal static class Micro
         Time("gray png 512x341", () => CnnFixations.Maps.MapImages.GrayPng(heat, 512, 341));
     }
 
+    public static void Load(string path)
+    {
+        for (int round = 0; round < 2; round++)
+        {
+            var sw = Stopwatch.StartNew();
+            var bytes = File.ReadAllBytes(path);
+            double read = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            var proto = CnnFixations.Onnx.Proto.ModelProto.Parser.ParseFrom(bytes);
+            double parse = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            System.Security.Cryptography.SHA256.HashData(bytes);
+            double sha = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            using (var s1 = new Microsoft.ML.OnnxRuntime.InferenceSession(path)) { }
+            double ortPath = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            using (var s2 = new Microsoft.ML.OnnxRuntime.InferenceSession(bytes)) { }
+            double ortBytes = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            var model = CnnFixations.Onnx.OnnxModel.Load(path);
+            double load = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            string[] fetch;
+            using (var e = new CnnFixations.Explainer(model)) { fetch = e.FetchedTensors.ToArray(); }
+            double explainer = sw.Elapsed.TotalMilliseconds;
+            var withOutputs = model.SerializeWithOutputs(fetch);
+            sw.Restart();
+            using (var s3 = new Microsoft.ML.OnnxRuntime.InferenceSession(withOutputs)) { }
+            Console.WriteLine($"ORT(bytes + {fetch.Length} outputs) {sw.Elapsed.TotalMilliseconds:F0} ms");
+            sw.Restart();
+            using (var s4 = new Microsoft.ML.OnnxRuntime.InferenceSession(bytes)) { }
+            Console.WriteLine($"ORT(bytes) again {sw.Elapsed.TotalMilliseconds:F0} ms");
+            Console.WriteLine($"read {read:F0} parse {parse:F0} sha {sha:F0} | ORT(path) {ortPath:F0} ORT(bytes) {ortBytes:F0} | OnnxModel.Load {load:F0} Explainer {explainer:F0} ms");
+            GC.KeepAlive(proto);
+        }
+    }
+
     private static void Time(string what, Action action)
     {
         for (int i = 0; i < 3; i++) action();

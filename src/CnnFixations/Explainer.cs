@@ -57,7 +57,9 @@ public sealed class Explainer : IDisposable
         LogitsTensor = ClassifierHead.FindLogits(model, outputName);
         StartTensor = startTensor ?? LogitsTensor;
         _plan = UnravelPlan.Create(model, StartTensor, RuleSet.Default, Options);
-        WeightWarnings = NonFiniteWeights(model, _plan);
+        // The weights the walk reads are converted and checked for NaN/Inf on another core while ONNX
+        // Runtime builds its session.
+        _weightWarnings = Task.Run<IReadOnlyList<string>>(() => NonFiniteWeights(model, _plan));
         _runtimeConstants = _plan.RuntimeConstants.ToArray();
         // With a fixed input size the shapes are known before the forward pass, so only the tensors
         // whose values the rules read are fetched (and written straight into preallocated buffers).
@@ -67,6 +69,8 @@ public sealed class Explainer : IDisposable
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
         _threads = intraOpThreads;
         Labels = LabelSet.FromModel(model);
+        _ = WeightWarnings; // waits for the check, so that unreadable weights fail here as before
+
     }
 
     public OnnxModel Model { get; }
@@ -76,10 +80,14 @@ public sealed class Explainer : IDisposable
     public string StartTensor { get; }
     /// <summary>How many tensors each forward pass fetches besides the logits.</summary>
     public int FetchedTensorCount => _fetch.Length - 1;
+
+    /// <summary>The tensors each forward pass fetches besides the model's outputs.</summary>
+    internal IReadOnlyList<string> FetchedTensors => _fetch;
     public LabelSet? Labels { get; set; }
 
     /// <summary>One line for each weight tensor the walk reads that holds NaN or infinite values.</summary>
-    public IReadOnlyList<string> WeightWarnings { get; }
+    public IReadOnlyList<string> WeightWarnings => _weightWarnings.GetAwaiter().GetResult();
+    private readonly Task<IReadOnlyList<string>> _weightWarnings;
 
     /// <summary>
     /// The forward pass: logits and every activation the walk reads. Dispose the result when done

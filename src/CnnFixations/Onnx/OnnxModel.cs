@@ -28,12 +28,12 @@ public sealed class OnnxModel
 
     private readonly byte[] _bytes;
 
-    private OnnxModel(ModelProto proto, byte[] bytes, string? path, string sha256)
+    private OnnxModel(ModelProto proto, byte[] bytes, string? path, Task<string> sha256)
     {
         Proto = proto;
         _bytes = bytes;
         Path = path;
-        Sha256 = sha256;
+        _sha256 = sha256;
         Directory = path == null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         var graph = proto.Graph ?? throw new CnnFixationsException("the model has no graph");
 
@@ -104,7 +104,8 @@ public sealed class OnnxModel
     /// <summary>The file the model was read from, or null when it came from memory.</summary>
     public string? Path { get; }
     public string? Directory { get; }
-    public string Sha256 { get; }
+    public string Sha256 => _sha256.GetAwaiter().GetResult();
+    private readonly Task<string> _sha256;
     public long OpsetVersion { get; }
     public IReadOnlyList<GraphNode> Nodes { get; }
     public string InputName { get; }
@@ -139,7 +140,8 @@ public sealed class OnnxModel
         }
         if (proto.Graph == null || proto.Graph.Node.Count == 0)
             throw new CnnFixationsException($"model file '{label}' is not a valid ONNX model (it has no graph nodes)");
-        string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        // The digest (for reports) is computed on another core while the rest of the loading goes on.
+        var sha = Task.Run(() => Convert.ToHexStringLower(SHA256.HashData(bytes)));
         try { return new OnnxModel(proto, bytes, path, sha); }
         catch (CnnFixationsException e) { throw new CnnFixationsException($"model file '{label}': {e.Message}", e); }
     }
@@ -172,6 +174,24 @@ public sealed class OnnxModel
     /// (Identity, DequantizeLinear, Transpose, Reshape, ...). Null when it needs ONNX Runtime.
     /// </summary>
     public ConstTensor? TryGetConstant(string tensor) => _folder.TryEvaluate(tensor);
+
+    /// <summary>The shape of a constant; an initializer's comes from its declaration, without reading its values.</summary>
+    public int[]? ConstantShape(string tensor) =>
+        _initializers.TryGetValue(tensor, out var init) ? TensorProtoReader.Shape(init) : TryGetConstant(tensor)?.Shape;
+
+    /// <summary>
+    /// Whether this project computes the constant itself (else ONNX Runtime does). Initializers always are:
+    /// their data size is checked now and their values are read when first used.
+    /// </summary>
+    public bool IsComputedHere(string tensor)
+    {
+        if (_initializers.TryGetValue(tensor, out var init))
+        {
+            TensorProtoReader.CheckSize(init);
+            return true;
+        }
+        return TryGetConstant(tensor) != null;
+    }
 
     internal void SetComputedConstant(string tensor, ConstTensor value) => _folder.Store(tensor, value);
 

@@ -14,7 +14,7 @@ public static class ShapeInference
         {
             if (name.Length == 0) return null;
             if (shapes.TryGetValue(name, out var s)) return s;
-            if (model.IsConstant(name) && model.TryGetConstant(name) is { } c) return shapes[name] = c.Shape;
+            if (model.IsConstant(name) && model.ConstantShape(name) is { } c) return shapes[name] = c;
             return null;
         }
         foreach (var node in model.Nodes)

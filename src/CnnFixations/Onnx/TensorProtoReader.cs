@@ -7,7 +7,8 @@ namespace CnnFixations.Onnx;
 /// <summary>Reads the values of a TensorProto: raw_data, typed data fields, or external data files.</summary>
 internal static class TensorProtoReader
 {
-    public static ConstTensor Read(TensorProto t, string? modelDirectory)
+    /// <summary>The declared shape of a tensor.</summary>
+    public static int[] Shape(TensorProto t)
     {
         int[] shape = new int[t.Dims.Count];
         for (int i = 0; i < shape.Length; i++)
@@ -16,6 +17,31 @@ internal static class TensorProtoReader
             if (d < 0 || d > int.MaxValue) throw new CnnFixationsException($"tensor '{t.Name}' has an invalid dimension {d}");
             shape[i] = (int)d;
         }
+        return shape;
+    }
+
+    /// <summary>Checks, without copying anything, that an in-file raw_data holds as many bytes as the shape needs (the rest is checked by <see cref="Read"/>).</summary>
+    public static void CheckSize(TensorProto t)
+    {
+        long count = Shapes.ElementCount(Shape(t));
+        if (count > int.MaxValue) throw new CnnFixationsException($"tensor '{t.Name}' is too large ({count} elements)");
+        if (t.DataLocation == TensorProto.Types.DataLocation.External || t.RawData.IsEmpty) return;
+        int size = (TensorProto.Types.DataType)t.DataType switch
+        {
+            TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Int32 => 4,
+            TensorProto.Types.DataType.Double or TensorProto.Types.DataType.Int64 => 8,
+            TensorProto.Types.DataType.Int16 or TensorProto.Types.DataType.Uint16 or TensorProto.Types.DataType.Float16 => 2,
+            TensorProto.Types.DataType.Uint8 or TensorProto.Types.DataType.Bool or TensorProto.Types.DataType.Int8 => 1,
+            _ => 0,
+        };
+        if (size == 0) return; // an unsupported type: Read names it
+        if ((long)t.RawData.Length != count * size)
+            throw new CnnFixationsException($"tensor '{t.Name}' has {t.RawData.Length} bytes of data, expected {count * size}");
+    }
+
+    public static ConstTensor Read(TensorProto t, string? modelDirectory)
+    {
+        int[] shape = Shape(t);
         long count = Shapes.ElementCount(shape);
         if (count > int.MaxValue) throw new CnnFixationsException($"tensor '{t.Name}' is too large ({count} elements)");
         int n = (int)count;

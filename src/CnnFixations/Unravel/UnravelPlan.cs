@@ -77,7 +77,7 @@ public sealed class UnravelPlan
         var ordered = nodes.Values.OrderByDescending(n => n.Index).ToList();
         var all = tensors.Where(t => t != model.InputName).OrderBy(t => t, StringComparer.Ordinal).ToList();
         var read = values.Where(t => t != model.InputName && !model.IsConstant(t)).OrderBy(t => t, StringComparer.Ordinal).ToList();
-        var runtimeConstants = constants.Where(c => model.TryGetConstant(c) == null).OrderBy(c => c, StringComparer.Ordinal).ToList();
+        var runtimeConstants = constants.Where(c => !model.IsComputedHere(c)).OrderBy(c => c, StringComparer.Ordinal).ToList();
         return new UnravelPlan(startTensor, ordered, all, read, runtimeConstants);
     }
 

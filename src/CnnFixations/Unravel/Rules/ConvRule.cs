@@ -21,7 +21,7 @@ public sealed class ConvRule : IUnravelRule
     {
         // A depthwise Conv (one input channel per group) fixes the channel and, with the centre rule,
         // the position too: it needs no activation at all.
-        var w = model.TryGetConstant(node.Inputs[1])?.Shape;
+        var w = model.ConstantShape(node.Inputs[1]);
         bool depthwise = w is { Length: 4 } && w[1] == 1 && node.Attributes.GetInt("group", 1) > 1;
         return depthwise && options.ConvPosition == ConvPosition.Centre ? Array.Empty<int>() : RuleInputs.First(node, model);
     }
