@@ -57,7 +57,29 @@ internal sealed partial class BackwardGraphRules
         if (x.Length != 4 || w.Length != 4 || y.Length != 4) throw n.Unsupported("only 2-D convolutions are differentiated");
         int group = (int)n.Node.Attributes.GetInt("group", 1);
         var win = Window2D.Of(n.Node, w[2], w[3], x[2], x[3], y[2], y[3]);
-        n.Send(0, _g.Node("ConvTranspose", new[] { n.Dy, n.X(1) }, TransposedWindow(win, x, y, group)));
+        n.Send(0, DepthwiseFlipped(n, win, x, y, w, group) ?? _g.Node("ConvTranspose", new[] { n.Dy, n.X(1) }, TransposedWindow(win, x, y, group)));
+    }
+
+    /// <summary>
+    /// A stride-1 depthwise convolution's input gradient as a depthwise Conv of dY with the flipped kernels
+    /// (ONNX Runtime's depthwise Conv is much faster than its grouped ConvTranspose); null when not applicable.
+    /// </summary>
+    private string? DepthwiseFlipped(Site n, Window2D win, int[] x, int[] y, int[] w, int group)
+    {
+        if (group == 1 || group != x[1] || group != y[1] || w[1] != 1 || win.StrideH != 1 || win.StrideW != 1) return null;
+        if (!_model.IsConstant(n.X(1)) || _model.TryGetConstant(n.X(1)) is not { IsFloat: true } weights) return null;
+        int extentH = (win.KernelH - 1) * win.DilationH + 1, extentW = (win.KernelW - 1) * win.DilationW + 1;
+        long top = extentH - 1 - win.PadTop, left = extentW - 1 - win.PadLeft;
+        long bottom = x[2] + extentH - 1 - y[2] - top, right = x[3] + extentW - 1 - y[3] - left;
+        if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
+        var source = weights.ToFloats();
+        var flipped = new float[source.Length];
+        int plane = win.KernelH * win.KernelW;
+        for (int c = 0; c < group; c++)
+            for (int i = 0; i < plane; i++) flipped[c * plane + i] = source[c * plane + plane - 1 - i];
+        return _g.Node("Conv", new[] { n.Dy, _g.Floats(flipped, w) },
+            Attr.Ints("kernel_shape", win.KernelH, win.KernelW), Attr.Ints("dilations", win.DilationH, win.DilationW),
+            Attr.Ints("pads", top, left, bottom, right), Attr.Int("group", group));
     }
 
     /// <summary>

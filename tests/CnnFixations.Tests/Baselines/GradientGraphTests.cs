@@ -2,6 +2,7 @@ using CnnFixations.Baselines;
 using CnnFixations.Onnx;
 using CnnFixations.Tests.Fixtures;
 using CnnFixations.Tests.Unravel;
+using Microsoft.ML.OnnxRuntime;
 
 namespace CnnFixations.Tests.Baselines;
 
@@ -29,9 +30,46 @@ public class GradientGraphTests
         return (OnnxModel.Load(fixture.ModelPath), fixture.LoadInput());
     }
 
+    /// <summary>
+    /// The rules, exactly: the graph session also returns every activation the engine reads, so both backward
+    /// passes see the same forward values (the extra outputs keep ONNX Runtime from fusing ops).
+    /// </summary>
     [Theory]
     [MemberData(nameof(Models))]
-    public void Graph_gradients_match_the_engine_at_the_input_and_at_the_GradCam_layer(string name)
+    public void Graph_gradients_equal_the_engine_on_the_same_forward_values(string name) =>
+        ForEachCase(name, (model, x, graph, engine, from, target) =>
+        {
+            var (gradient, forward) = RunWithActivations(model, graph, engine.FetchedTensors, x, target);
+            forward[model.InputName] = x;
+            var expected = engine.Backward(forward, target, stopAt: from)[graph.Source];
+            AssertClose(expected, gradient, 1e-4, $"{name} d logit[{target}] / d {graph.Source}");
+        });
+
+    /// <summary>
+    /// As used (ONNX Runtime free to fuse Conv+BN, Conv+Relu): the forward values differ from the engine's
+    /// unfused ones in the last bits, which can flip the mask of a ReLU input within ~1e-5 of 0 (seen once in
+    /// inception_v3_bn: one BN output of 360 in Mixed_7b). Such a flip changes the gradient of everything below
+    /// it a little (2% relative L2 error for one class there), so here the whole gradient must agree within 5% (relative
+    /// L2), the activation within 1e-4; <see cref="Graph_gradients_equal_the_engine_on_the_same_forward_values"/> checks the rules exactly.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Graph_gradients_match_the_engine_as_run(string name) =>
+        ForEachCase(name, (model, x, graph, engine, from, target) =>
+        {
+            using var session = new GradientGraphSession(model, graph);
+            using var result = session.Run(x, target);
+            var forward = engine.Forward(x);
+            var expected = engine.Backward(forward, target, stopAt: from)[graph.Source];
+            double error = Math.Sqrt(expected.Zip(result.Gradient!.Data, (e, a) => (double)(e - a) * (e - a)).Sum() / expected.Sum(e => (double)e * e));
+            Assert.True(error <= 0.05, $"{name} d logit[{target}] / d {graph.Source}: relative L2 error {error:G3}");
+            if (from != null) AssertClose(forward[from].Data, result.Activation!.Data, 1e-4, $"{name} activation {from}");
+        });
+
+    private delegate void Case(OnnxModel model, TensorValue x, GradientGraph graph, GradientEngine engine, string? from, int target);
+
+    /// <summary>Runs <paramref name="check"/> for the input and the Grad-CAM layer as sources, three classes each (top, bottom, middle).</summary>
+    private static void ForEachCase(string name, Case check)
     {
         var (model, x) = Load(name);
         string logits = ClassifierHead.FindLogits(model);
@@ -48,28 +86,39 @@ public class GradientGraphTests
                 continue;
             }
             Assert.False(ExpectedUnsupported.ContainsKey(name), $"{name}: expected to be unsupported but the graph builds");
-            using var session = new GradientGraphSession(model, graph);
             using var engine = new GradientEngine(model, logits, from: from);
-            var forward = engine.Forward(x);
-            var scores = forward[logits].Data;
+            var scores = engine.Forward(x)[logits].Data;
             var order = Enumerable.Range(0, scores.Length).OrderByDescending(i => scores[i]).ToList();
             foreach (int target in new[] { order[0], order[^1], order[scores.Length / 2] }.Distinct())
-            {
-                string source = from ?? model.InputName;
-                var expected = engine.Backward(forward, target, stopAt: from)[source];
-                using var result = session.Run(x, target);
-                Assert.NotNull(result.Gradient);
-                AssertClose(expected, result.Gradient!.Data, $"{name} d logit[{target}] / d {source}");
-                if (from != null) AssertClose(forward[from].Data, result.Activation!.Data, $"{name} activation {from}");
-            }
+                check(model, x, graph, engine, from, target);
         }
     }
 
-    private static void AssertClose(float[] expected, float[] actual, string what)
+    private static (float[] Gradient, Dictionary<string, TensorValue> Forward) RunWithActivations(OnnxModel model, GradientGraph graph, IReadOnlyList<string> activations, TensorValue x, int target)
+    {
+        var addition = graph.Addition.Clone();
+        var present = addition.Output.Select(o => o.Name).Concat(model.OutputNames).ToHashSet();
+        foreach (var t in activations)
+            if (present.Add(t)) addition.Output.Add(new CnnFixations.Onnx.Proto.ValueInfoProto { Name = t });
+        using var session = new InferenceSession(model.SerializeWithAddition(addition));
+        var seed = new float[Shapes.ElementCount(graph.SeedShape)];
+        seed[target] = 1;
+        using var input = OrtValue.CreateTensorValueFromMemory(x.Data, x.Shape.Select(d => (long)d).ToArray());
+        using var seedValue = OrtValue.CreateTensorValueFromMemory(seed, graph.SeedShape.Select(d => (long)d).ToArray());
+        var names = new[] { GradientGraph.GradientOutputName }.Concat(activations).ToArray();
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, new[] { model.InputName, GradientGraph.SeedInputName }, new[] { input, seedValue }, names);
+        var forward = new Dictionary<string, TensorValue>(StringComparer.Ordinal);
+        for (int i = 1; i < names.Length; i++)
+            forward[names[i]] = new TensorValue(results[i].GetTensorTypeAndShape().Shape.Select(d => (int)d).ToArray(), results[i].GetTensorDataAsSpan<float>().ToArray());
+        return (results[0].GetTensorDataAsSpan<float>().ToArray(), forward);
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, double tolerance, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         double scale = expected.Max(v => Math.Abs(v));
-        Assert.True(scale > 0, $"{what}: the expected gradient is all zeros");
+        Assert.True(scale > 0, $"{what}: the expected values are all zeros");
         int worst = 0;
         double diff = 0;
         for (int i = 0; i < expected.Length; i++)
@@ -77,7 +126,7 @@ public class GradientGraphTests
             double d = Math.Abs(expected[i] - actual[i]);
             if (d > diff) { diff = d; worst = i; }
         }
-        Assert.True(diff <= 1e-4 * scale, $"{what}: max |diff| {diff:G4} at [{worst}] ({expected[worst]:G6} vs {actual[worst]:G6}), max |value| {scale:G4}");
+        Assert.True(diff <= tolerance * scale, $"{what}: max |diff| {diff:G4} at [{worst}] ({expected[worst]:G6} vs {actual[worst]:G6}), max |value| {scale:G4}");
     }
 
     [Fact]
