@@ -158,7 +158,7 @@ public sealed class GradCamMethod : ISaliencyMethod
     {
         string layer = Layer(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
         using var result = GradientSources.For(explainer, input.Tensor.Shape, layer).Compute(input.Tensor, target);
-        var a = result.Activation ?? throw new CnnFixationsException($"Grad-CAM layer '{layer}' is not an activation of the model");
+        var a = result.Activation ?? (layer == explainer.Model.InputName ? input.Tensor : null) ?? throw new CnnFixationsException($"Grad-CAM layer '{layer}' is not an activation of the model");
         int channels = a.Shape[1], h = a.Shape[2], w = a.Shape[3], plane = h * w;
         var cam = new float[plane];
         if (result.Gradient?.Data is { } g)
