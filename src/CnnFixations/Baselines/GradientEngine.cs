@@ -49,6 +49,9 @@ public sealed class GradientEngine : IDisposable
     public string LogitsTensor { get; }
     public string? From { get; }
 
+    /// <summary>The activations each forward pass fetches (all that the backward rules may read).</summary>
+    internal IReadOnlyList<string> FetchedTensors => _fetch;
+
     /// <summary>The forward pass with every activation on the way to the logits (input included).</summary>
     public Dictionary<string, TensorValue> Forward(TensorValue input)
     {

@@ -82,6 +82,25 @@ internal static class GradientEngines
     }
 }
 
+/// <summary>One gradient source (the backward graph in ONNX Runtime, or the engine) per explainer, tensor and input shape, created on first use.</summary>
+internal static class GradientSources
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Explainer, Dictionary<string, GradientSource>> Sources = new();
+
+    /// <param name="from">The tensor the gradient is needed at (null: the network input).</param>
+    public static GradientSource For(Explainer explainer, int[] inputShape, string? from = null)
+    {
+        var byKey = Sources.GetValue(explainer, _ => new Dictionary<string, GradientSource>(StringComparer.Ordinal));
+        lock (byKey)
+        {
+            string key = (from ?? "") + "\n" + Shapes.Format(inputShape);
+            if (!byKey.TryGetValue(key, out var source))
+                byKey[key] = source = new GradientSource(explainer.Model, explainer.LogitsTensor, inputShape, from);
+            return source;
+        }
+    }
+}
+
 /// <summary>Where a classifier reads its classes from, for CAM and Grad-CAM.</summary>
 internal static class ClassifierStructure
 {
@@ -138,13 +157,11 @@ public sealed class GradCamMethod : ISaliencyMethod
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
         string layer = Layer(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
-        var engine = GradientEngines.For(explainer, layer);
-        var forward = engine.Forward(input.Tensor);
-        var grads = engine.Backward(forward, target, stopAt: layer);
-        var a = forward.TryGetValue(layer, out var v) ? v : throw new CnnFixationsException($"Grad-CAM layer '{layer}' is not an activation of the model");
+        using var result = GradientSources.For(explainer, input.Tensor.Shape, layer).Compute(input.Tensor, target);
+        var a = result.Activation ?? (layer == explainer.Model.InputName ? input.Tensor : null) ?? throw new CnnFixationsException($"Grad-CAM layer '{layer}' is not an activation of the model");
         int channels = a.Shape[1], h = a.Shape[2], w = a.Shape[3], plane = h * w;
         var cam = new float[plane];
-        if (grads.TryGetValue(layer, out var g))
+        if (result.Gradient?.Data is { } g)
             for (int k = 0; k < channels; k++)
             {
                 double alpha = 0;
@@ -167,12 +184,10 @@ public sealed class GradientMethod : ISaliencyMethod
 
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
-        var engine = GradientEngines.For(explainer);
-        var forward = engine.Forward(input.Tensor);
-        var grads = engine.Backward(forward, target);
+        using var result = GradientSources.For(explainer, input.Tensor.Shape).Compute(input.Tensor, target);
         int c = input.Tensor.Shape[1], h = input.Tensor.Shape[2], w = input.Tensor.Shape[3], plane = h * w;
         var map = new float[plane];
-        if (grads.TryGetValue(explainer.Model.InputName, out var g))
+        if (result.Gradient?.Data is { } g)
             for (int i = 0; i < plane; i++)
             {
                 float m = 0;

@@ -21,14 +21,7 @@ public sealed class ModelSession : IDisposable
     {
         _model = model;
         ExtraOutputs = extraOutputs.Distinct(StringComparer.Ordinal).Where(n => !model.OutputNames.Contains(n)).ToArray();
-        var options = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-        if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
-        if (model.Directory != null)
-            options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", model.Directory);
+        var options = CreateOptions(model, intraOpThreads);
         string label = model.Path ?? "(in memory)";
         try
         {
@@ -52,6 +45,20 @@ public sealed class ModelSession : IDisposable
     }
 
     public IReadOnlyList<string> ExtraOutputs { get; }
+
+    /// <summary>The session options every session over this model uses (the caller disposes them).</summary>
+    internal static SessionOptions CreateOptions(OnnxModel model, int intraOpThreads)
+    {
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
+        if (model.Directory != null)
+            options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", model.Directory);
+        return options;
+    }
 
     private volatile bool _preallocationFailed;
 

@@ -12,6 +12,9 @@ public sealed class NodeAttributes
         foreach (var a in attributes) _byName[a.Name] = a;
     }
 
+    /// <summary>The attributes as stored in the file, for copying onto a generated node.</summary>
+    internal IEnumerable<AttributeProto> Protos => _byName.Values;
+
     public bool Has(string name) => _byName.ContainsKey(name);
 
     public long GetInt(string name, long defaultValue) =>

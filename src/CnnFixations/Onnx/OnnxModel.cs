@@ -209,6 +209,18 @@ public sealed class OnnxModel
             if (existing.Add(name))
                 addition.Graph.Output.Add(new ValueInfoProto { Name = name });
         if (addition.Graph.Output.Count == 0) return _bytes;
+        return Append(addition);
+    }
+
+    /// <summary>
+    /// The model serialized with a graph fragment merged into its graph: the fragment's nodes, inputs,
+    /// outputs and initializers are appended to the graph's own (the same protobuf merge as
+    /// <see cref="SerializeWithOutputs"/>; the original bytes are copied, never re-serialized).
+    /// </summary>
+    internal byte[] SerializeWithAddition(GraphProto addition) => Append(new ModelProto { Graph = addition });
+
+    private byte[] Append(ModelProto addition)
+    {
         var suffix = addition.ToByteArray();
         var result = GC.AllocateUninitializedArray<byte>(_bytes.Length + suffix.Length);
         _bytes.CopyTo(result, 0);

@@ -1,0 +1,90 @@
+using System.Runtime.InteropServices;
+using CnnFixations.Onnx.Proto;
+using Google.Protobuf;
+
+namespace CnnFixations.Baselines;
+
+/// <summary>
+/// Writes new nodes into a graph fragment: unique tensor names under one prefix, constants as
+/// Constant nodes (valid at every IR version, unlike initializers without a graph input).
+/// </summary>
+internal sealed class GraphEmitter
+{
+    private readonly string _prefix;
+    private readonly Dictionary<float, string> _scalars = new();
+    private int _count;
+
+    public GraphEmitter(string prefix) => _prefix = prefix;
+
+    public GraphProto Graph { get; } = new();
+
+    public string NewName(string hint) => $"{_prefix}{_count++}_{hint}";
+
+    /// <summary>Adds a node with one new output and returns the output's name.</summary>
+    public string Node(string op, IEnumerable<string> inputs, params AttributeProto[] attributes) =>
+        NodeWithOutputs(op, inputs, new[] { NewName(op) }, attributes)[0];
+
+    /// <summary>Adds a node writing the given outputs (empty names are omitted optional outputs).</summary>
+    public string[] NodeWithOutputs(string op, IEnumerable<string> inputs, string[] outputs, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = op, Name = NewName(op + "_node") };
+        node.Input.AddRange(inputs);
+        node.Output.AddRange(outputs);
+        node.Attribute.AddRange(attributes);
+        Graph.Node.Add(node);
+        return outputs;
+    }
+
+    /// <summary>A float32 constant.</summary>
+    public string Floats(float[] values, int[] shape)
+    {
+        var t = new TensorProto { DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan())) };
+        t.Dims.AddRange(shape.Select(d => (long)d));
+        return Constant(t, "f");
+    }
+
+    /// <summary>An int64 constant.</summary>
+    public string Int64s(long[] values, int[] shape)
+    {
+        var t = new TensorProto { DataType = (int)TensorProto.Types.DataType.Int64, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan())) };
+        t.Dims.AddRange(shape.Select(d => (long)d));
+        return Constant(t, "i");
+    }
+
+    /// <summary>A 1-D int64 constant (shapes, axes, slice bounds).</summary>
+    public string Int64s(params long[] values) => Int64s(values, new[] { values.Length });
+
+    /// <summary>A float32 scalar (rank 0), shared between uses.</summary>
+    public string Scalar(float value)
+    {
+        if (!_scalars.TryGetValue(value, out var name)) _scalars[value] = name = Floats(new[] { value }, Array.Empty<int>());
+        return name;
+    }
+
+    private string Constant(TensorProto value, string hint)
+    {
+        string name = NewName("const_" + hint);
+        NodeWithOutputs("Constant", Array.Empty<string>(), new[] { name }, Attr.Tensor("value", value));
+        return name;
+    }
+}
+
+/// <summary>Attribute values for generated nodes.</summary>
+internal static class Attr
+{
+    public static AttributeProto Int(string name, long value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    public static AttributeProto Float(string name, float value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
+    public static AttributeProto Ints(string name, params long[] values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(values);
+        return a;
+    }
+
+    public static AttributeProto Tensor(string name, TensorProto value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Tensor, T = value };
+}
