@@ -95,6 +95,32 @@ internal static class Micro
         }
     }
 
+    /// <summary>What the extra outputs cost, by the kind of node that produces them.</summary>
+    public static void Outputs(string path)
+    {
+        var model = CnnFixations.Onnx.OnnxModel.Load(path);
+        using var explainer = new CnnFixations.Explainer(model);
+        var fetched = explainer.FetchedTensors.Where(t => t != explainer.LogitsTensor).ToList();
+        var pre = CnnFixations.Imaging.Preprocessing.FromMetadata(model.Metadata) ?? CnnFixations.Imaging.Preprocessing.Torchvision;
+        var input = CnnFixations.ExplanationInput.FromImage(BenchArguments.Parse(Array.Empty<string>()).Image, pre, model.InputShape[2], model.InputShape[3]);
+        var shapes = CnnFixations.Onnx.ShapeInference.Infer(model, model.InputShape);
+        var groups = fetched.GroupBy(t => (model.Producer(t)?.OpType ?? "?") + "->" + string.Join("+", model.Consumers(t).Select(c => c.Node.OpType).Distinct().Order())).ToList();
+        foreach (var g in groups)
+            Console.WriteLine($"{g.Key}: {g.Count()} tensors, {g.Sum(t => CnnFixations.Onnx.Shapes.ElementCount(shapes[t])) * 4 / 1e6:F1} MB");
+        var logits = new[] { explainer.LogitsTensor };
+        void Measure(string label, IEnumerable<string> extra)
+        {
+            var list = extra.ToArray();
+            using var session = new CnnFixations.Inference.ModelSession(model, list);
+            var fetch = list.Append(explainer.LogitsTensor).ToArray();
+            var buffers = new float[fetch.Length][];
+            Time($"{label} ({list.Length})", () => session.Run(input.Tensor, fetch, shapes, buffers));
+        }
+        Measure("none", Array.Empty<string>());
+        Measure("all", fetched);
+        foreach (var g in groups) Measure(g.Key, g);
+    }
+
     private static void Time(string what, Action action)
     {
         for (int i = 0; i < 3; i++) action();

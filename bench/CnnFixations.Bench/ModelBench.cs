@@ -161,7 +161,20 @@ internal static class ModelBench
             $"per walk {(GC.GetTotalAllocatedBytes() - allocated) / iterations / 1e6:F2} MB allocated, GCs {GC.CollectionCount(0) - gc[0]}/{GC.CollectionCount(1) - gc[1]}/{GC.CollectionCount(2) - gc[2]}");
         Console.WriteLine($"  bitsets {median.Fixations.Layers.Sum(l => (long)l.Length) / 8 / 1e6:F2} MB over {median.Fixations.Layers.Count} sets");
         foreach (var (rule, ms) in median.Fixations.RuleMilliseconds.OrderByDescending(r => r.Value)) Console.WriteLine($"  {rule,-22} {ms,8:F2}");
-        foreach (var (node, ms) in median.Fixations.NodeMilliseconds.OrderByDescending(n => n.Ms).Take(15)) Console.WriteLine($"  {ms,8:F3}  {node}");
+        var best = runs[0];
+        double convMacs = 0, convMs = 0;
+        foreach (var (node, ms) in best.Fixations.NodeMilliseconds)
+        {
+            var parts = node.Split(' ');
+            if (parts[0] != "Conv") continue;
+            var n = model.Nodes.First(g => g.Name == parts[1]);
+            var wShape = model.ConstantShape(n.Inputs[1])!;
+            int outCount = int.Parse(parts[2].TrimStart('('), System.Globalization.CultureInfo.InvariantCulture);
+            convMacs += (double)outCount * wShape[1] * wShape[2] * wShape[3];
+            convMs += ms;
+        }
+        Console.WriteLine($"  fastest walk {best.UnravelMs:F2} ms: Conv rules {convMs:F2} ms for {convMacs / 1e6:F2} M products ({convMacs / convMs / 1e6:F2} G/s)");
+        foreach (var (node, ms) in best.Fixations.NodeMilliseconds.OrderByDescending(n => n.Ms).Take(8)) Console.WriteLine($"  {ms,8:F3}  {node}");
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < iterations; i++)
         {

@@ -18,6 +18,11 @@ if (args.Length is 2 or 3 or 4 && args[0] == "--batch")
         args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0);
     return 0;
 }
+if (args.Length == 2 && args[0] == "--outputs")
+{
+    Micro.Outputs(args[1]);
+    return 0;
+}
 if (args.Length == 2 && args[0] == "--load")
 {
     Micro.Load(args[1]);
@@ -31,6 +36,7 @@ if (args.Length == 1 && args[0] == "--micro")
 if (args.Length >= 2 && args[0] == "--profile")
 {
     // dotnet run -c Release --project bench/CnnFixations.Bench -- --profile MODEL [N]: where one walk spends its time
+    if (Environment.GetEnvironmentVariable("CNNFX_SERIAL") == "1") CnnFixations.Unravel.Rules.ParallelChunks.MinWork = long.MaxValue;
     ModelBench.Profile(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10);
     return 0;
 }

@@ -8,9 +8,10 @@ namespace CnnFixations.Unravel;
 /// </summary>
 public sealed class FixationSet
 {
-    // One bit per neuron of the tensor (allocated on the first Add): adding is a bit test, and the
-    // ascending enumeration is a scan of the words, done once after the set stops changing.
-    private ulong[]? _bits;
+    // One bit per neuron, in pages of 4096 bits allocated when first touched: adding is a bit test, the
+    // ascending enumeration a scan of the pages, and no allocation is large (no large-object-heap churn).
+    private const int PageShift = 12, WordsPerPage = 1 << (PageShift - 6);
+    private ulong[]?[]? _pages;
     private int _count;
     private int[]? _sorted;
 
@@ -33,8 +34,9 @@ public sealed class FixationSet
     {
         if ((uint)index >= (uint)Length)
             throw new ArgumentOutOfRangeException(nameof(index), $"neuron {index} outside tensor '{Tensor}' of shape {Shapes.Format(Shape)}");
-        _bits ??= new ulong[(Length + 63) >> 6];
-        ref ulong word = ref _bits[index >> 6];
+        _pages ??= new ulong[]?[((long)Length + (1 << PageShift) - 1 >> PageShift)];
+        var page = _pages[index >> PageShift] ??= new ulong[WordsPerPage];
+        ref ulong word = ref page[(index >> 6) & (WordsPerPage - 1)];
         ulong bit = 1UL << (index & 63);
         if ((word & bit) != 0) return false;
         word |= bit;
@@ -43,7 +45,8 @@ public sealed class FixationSet
         return true;
     }
 
-    public bool Contains(int index) => (uint)index < (uint)Length && _bits != null && (_bits[index >> 6] & (1UL << (index & 63))) != 0;
+    public bool Contains(int index) =>
+        (uint)index < (uint)Length && _pages?[index >> PageShift] is { } page && (page[(index >> 6) & (WordsPerPage - 1)] & (1UL << (index & 63))) != 0;
 
     /// <summary>The flat indices in ascending order.</summary>
     public ReadOnlySpan<int> Indices()
@@ -52,14 +55,19 @@ public sealed class FixationSet
         {
             var sorted = new int[_count];
             int n = 0;
-            if (_bits != null)
-                for (int w = 0; w < _bits.Length && n < sorted.Length; w++)
+            if (_pages != null)
+                for (int p = 0; p < _pages.Length && n < sorted.Length; p++)
                 {
-                    ulong word = _bits[w];
-                    while (word != 0)
+                    if (_pages[p] is not { } page) continue;
+                    for (int w = 0; w < WordsPerPage; w++)
                     {
-                        sorted[n++] = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(word);
-                        word &= word - 1;
+                        ulong word = page[w];
+                        int baseIndex = (p << PageShift) + (w << 6);
+                        while (word != 0)
+                        {
+                            sorted[n++] = baseIndex + System.Numerics.BitOperations.TrailingZeroCount(word);
+                            word &= word - 1;
+                        }
                     }
                 }
             _sorted = sorted;
