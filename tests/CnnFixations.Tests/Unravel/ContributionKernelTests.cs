@@ -119,6 +119,12 @@ public class ContributionKernelTests
                 var result = new int[n];
                 int count = Contributions.PositiveProducts(a, w, result);
                 Assert.Equal(expected, result[..count]);
+                var mask = new ulong[(n + 63) / 64 + 1];
+                mask[^1] = 0xF0; // bits already set stay set
+                Contributions.OrPositiveProducts(a, w, mask);
+                var fromMask = Enumerable.Range(0, n).Where(i => (mask[i >> 6] & (1UL << (i & 63))) != 0).ToArray();
+                Assert.Equal(expected, fromMask);
+                Assert.Equal(0xF0UL, mask[^1]);
             }
         var tiny = new[] { 1e-30f, -1e-30f, 0f, 1e-30f, 1e-30f, 1e-30f, 1e-30f, 1e-30f, 1e-30f };
         Assert.Equal(0f, tiny[0] * tiny[0]);

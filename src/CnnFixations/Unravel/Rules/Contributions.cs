@@ -142,6 +142,32 @@ internal static class Contributions
     }
 
     /// <summary>
+    /// Sets bit i of <paramref name="mask"/> (ORs into it) for every i whose exact product <c>a[i] * w[i]</c> is
+    /// positive, decided by signs as <see cref="PositiveProducts"/> does.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void OrPositiveProducts(ReadOnlySpan<float> a, ReadOnlySpan<float> w, Span<ulong> mask)
+    {
+        int n = a.Length, i = 0;
+        if (w.Length < n || mask.Length < (n + 63) / 64) throw new ArgumentException("spans of different lengths");
+        if (Vectorized && Vector256.IsHardwareAccelerated)
+        {
+            ref float a0 = ref MemoryMarshal.GetReference(a);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            var zero = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                var av = Vector256.LoadUnsafe(ref a0, (nuint)i);
+                var wv = Vector256.LoadUnsafe(ref w0, (nuint)i);
+                var positive = (Vector256.GreaterThan(av, zero) & Vector256.GreaterThan(wv, zero)) | (Vector256.LessThan(av, zero) & Vector256.LessThan(wv, zero));
+                mask[i >> 6] |= (ulong)positive.ExtractMostSignificantBits() << (i & 63);
+            }
+        }
+        for (; i < n; i++)
+            if ((a[i] > 0 && w[i] > 0) || (a[i] < 0 && w[i] < 0)) mask[i >> 6] |= 1UL << (i & 63);
+    }
+
+    /// <summary>
     /// <c>sums[k] = sign * sum over taps t (in the given order) of (double)a[aOffsets[t] + k] * w[wOffsets[t] + k]</c>
     /// for a channel-last A and tap-major W, accumulated in registers for 8 channels at a time (a float
     /// product is exact in double, so a fused multiply-add rounds exactly as the scalar multiply then add),

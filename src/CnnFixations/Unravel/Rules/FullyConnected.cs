@@ -39,23 +39,35 @@ internal static class FullyConnected
             if (j >= n) throw step.Unsupported("output index outside the weight");
         var input = x.ToArray();
         // Rows are independent: chunks of them run in parallel, and the chosen inputs are sent in row order.
-        var chosen = new int[outputs.Length][];
+        if (argmax)
+        {
+            var best = new int[outputs.Length];
+            ParallelChunks.Run(outputs.Length, (long)outputs.Length * k, step.Threads, (from, to) =>
+            {
+                for (int r = from; r < to; r++) best[r] = Contributions.ArgmaxProduct(input, rows.AsSpan(outputs[r] * k, k));
+            });
+            foreach (int i in best)
+                if (i >= 0) step.Send(inputSlot, i);
+            return;
+        }
+        // Every positive contribution of every row: the union of the rows' bit masks.
+        var masks = new List<ulong[]>();
         ParallelChunks.Run(outputs.Length, (long)outputs.Length * k, step.Threads, (from, to) =>
         {
-            var buffer = argmax ? null : new int[k];
-            for (int r = from; r < to; r++)
-            {
-                var row = rows.AsSpan(outputs[r] * k, k);
-                if (argmax)
-                {
-                    int best = Contributions.ArgmaxProduct(input, row);
-                    chosen[r] = best >= 0 ? [best] : [];
-                }
-                else chosen[r] = buffer.AsSpan(0, Contributions.PositiveProducts(input, row, buffer)).ToArray();
-            }
+            var mask = new ulong[(k + 63) / 64];
+            for (int r = from; r < to; r++) Contributions.OrPositiveProducts(input, rows.AsSpan(outputs[r] * k, k), mask);
+            lock (masks) masks.Add(mask);
         });
-        foreach (var inputs in chosen)
-            foreach (int i in inputs) step.Send(inputSlot, i);
+        for (int word = 0; word < (k + 63) / 64; word++)
+        {
+            ulong bits = 0;
+            foreach (var mask in masks) bits |= mask[word];
+            while (bits != 0)
+            {
+                step.Send(inputSlot, (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits));
+                bits &= bits - 1;
+            }
+        }
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GraphNode, float[]> Transposed = new();
