@@ -37,6 +37,35 @@ public class VectorPathTests
 
     [Theory]
     [MemberData(nameof(Fixtures))]
+    public void Gathered_and_transposed_1x1_inputs_choose_like_the_scalar_loops(string name)
+    {
+        var fixture = TinyFixture.Parse(name);
+        var input = fixture.LoadInput();
+        using var explainer = new Explainer(OnnxModel.Load(fixture.ModelPath));
+        lock (typeof(Contributions))
+        {
+            long before = ConvRule.GatherCost;
+            try
+            {
+                Contributions.Vectorized = false;
+                var scalar = AllLayers(explainer, input);
+                Contributions.Vectorized = true;
+                foreach (long cost in new[] { 0L, long.MaxValue })
+                {
+                    ConvRule.GatherCost = cost; // 0: always gather 1x1 columns; huge: always transpose
+                    Assert.Equal(scalar, AllLayers(explainer, input));
+                }
+            }
+            finally
+            {
+                Contributions.Vectorized = true;
+                ConvRule.GatherCost = before;
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
     public void Walks_split_over_threads_are_identical_to_one_thread(string name)
     {
         var fixture = TinyFixture.Parse(name);

@@ -68,16 +68,19 @@ public sealed class ConvRule : IUnravelRule
         int taps = kh * kw;
         if (x != null && cinG > 1 && Contributions.Vectorized)
         {
-            if (taps == 1) job.Columns = GatherColumns(neurons, job, x.Data);
+            // The channels of each position a window touches must be contiguous for vector arithmetic (see
+            // Contributions): a channel-last copy of the touched blocks of 8 positions (fast 8x8 transposes),
+            // or, for 1x1 kernels touching few scattered positions, a gather of each position's channels.
+            var blocks = TouchedBlocks(neurons, window, outH * outW, outW, inH, inW, out int touched);
+            if (taps == 1 && Math.Min(CountPositions(neurons, outH * outW) * GatherCost, long.MaxValue / 2) < (long)touched * 8 * cin / group)
+                job.Columns = GatherColumns(neurons, job, x.Data);
             else
             {
-                // A channel-last copy of the positions the windows touch makes each tap's channels contiguous
-                // (vector arithmetic, see Contributions).
                 hwc = System.Buffers.ArrayPool<float>.Shared.Rent(cin * inH * inW);
                 Interlocked.Increment(ref ChannelLastCopies);
-                Contributions.ChannelLast(x.Data, cin, inH * inW, hwc, TouchedBlocks(neurons, window, outH * outW, outW, inH, inW));
+                Contributions.ChannelLast(x.Data, cin, inH * inW, hwc, blocks);
                 job.ChannelLast = hwc;
-                job.TapMajor = TapMajorWeights(node, w, cout, cinG, taps);
+                job.TapMajor = taps == 1 ? w : TapMajorWeights(node, w, cout, cinG, taps);
             }
         }
         try
@@ -119,8 +122,19 @@ public sealed class ConvRule : IUnravelRule
         return columns;
     }
 
+    /// <summary>A strided gather of one value costs about this many in-block transposed values (tests force either path with 0 or a huge value).</summary>
+    internal static long GatherCost { get; set; } = 8;
+
+    /// <summary>How many distinct output positions the neurons occupy.</summary>
+    private static int CountPositions(ReadOnlySpan<int> neurons, int plane)
+    {
+        var seen = new HashSet<int>();
+        foreach (int flat in neurons) seen.Add(flat % plane);
+        return seen.Count;
+    }
+
     /// <summary>One bit per block of 8 input positions (row-major) that some fixated neuron's window touches.</summary>
-    private static ulong[] TouchedBlocks(ReadOnlySpan<int> neurons, Window2D window, int plane, int outW, int inH, int inW)
+    private static ulong[] TouchedBlocks(ReadOnlySpan<int> neurons, Window2D window, int plane, int outW, int inH, int inW, out int touched)
     {
         var blocks = new ulong[((inH * inW + 7) / 8 + 63) / 64];
         int lastPosition = -1;
@@ -139,6 +153,8 @@ public sealed class ConvRule : IUnravelRule
                 for (int b = (row * inW + first) / 8; b <= (row * inW + last) / 8; b++) blocks[b >> 6] |= 1UL << (b & 63);
             }
         }
+        touched = 0;
+        foreach (ulong word in blocks) touched += System.Numerics.BitOperations.PopCount(word);
         return blocks;
     }
 
@@ -169,8 +185,12 @@ public sealed class ConvRule : IUnravelRule
             int kk = 0;
             if (cinG > 1)
             {
-                if (Columns != null && sign != 0 && (uint)row0 < (uint)inH && (uint)col0 < (uint)inW && Columns.TryGetValue((k0 * inH + row0) * inW + col0, out var column))
+                bool inside = (uint)row0 < (uint)inH && (uint)col0 < (uint)inW;
+                if (Columns != null && sign != 0 && inside && Columns.TryGetValue((k0 * inH + row0) * inW + col0, out var column))
                     kk = Contributions.ArgmaxProduct(column, w.AsSpan(c * cinG, cinG), (float)sign);
+                else if (ChannelLast != null && kh * kw == 1 && sign != 0 && inside)
+                    // 1x1: each channel's score is one exact product.
+                    kk = Contributions.ArgmaxProduct(ChannelLast.AsSpan((row0 * inW + col0) * cin + k0, cinG), w.AsSpan(c * cinG, cinG), (float)sign);
                 else if (ChannelLast != null)
                 {
                     int used = 0, taps = kh * kw;
