@@ -18,37 +18,42 @@ internal static class SaliencyUpsampler
         var g = input.Geometry;
         var r = g.Region;
         var heat = new float[(long)w * h];
+        // Each column's grid neighbours and weight are computed once (the same arithmetic as per pixel):
+        // x0[x] < 0 marks a column outside the input's region.
+        var x0 = new int[w];
+        var x1 = new int[w];
+        var tx = new double[w];
+        for (int x = 0; x < w; x++)
+        {
+            double rx = (x + 0.5) * g.ResizedWidth / g.ImageWidth - r.X;
+            if (rx < 0 || rx >= r.Width) { x0[x] = -1; continue; }
+            double ix = rx * inW / r.Width;
+            if (r.Mirrored) ix = inW - ix;
+            double fx = Math.Clamp(ix * gridW / inW - 0.5, 0, gridW - 1);
+            x0[x] = (int)Math.Floor(fx);
+            x1[x] = Math.Min(x0[x] + 1, gridW - 1);
+            tx[x] = fx - x0[x];
+        }
         for (int y = 0; y < h; y++)
         {
             // original pixel centre -> resized image -> region -> network input coordinates
             double ry = (y + 0.5) * g.ResizedHeight / g.ImageHeight - r.Y;
             if (ry < 0 || ry >= r.Height) continue;
             double iy = ry * inH / r.Height;            // continuous input coordinate (pixel units)
-            double fy = iy * gridH / inH - 0.5;         // grid coordinate
+            double fy = Math.Clamp(iy * gridH / inH - 0.5, 0, gridH - 1); // grid coordinate
+            int y0 = (int)Math.Floor(fy), y1 = Math.Min(y0 + 1, gridH - 1);
+            double ty = fy - y0;
+            var row = heat.AsSpan(y * w, w);
             for (int x = 0; x < w; x++)
             {
-                double rx = (x + 0.5) * g.ResizedWidth / g.ImageWidth - r.X;
-                if (rx < 0 || rx >= r.Width) continue;
-                double ix = rx * inW / r.Width;
-                if (r.Mirrored) ix = inW - ix;
-                double fx = ix * gridW / inW - 0.5;
-                heat[(long)y * w + x] = (float)Bilinear(grid, gridH, gridW, fy, fx);
+                if (x0[x] < 0) continue;
+                double top = grid[y0 * gridW + x0[x]] * (1 - tx[x]) + grid[y0 * gridW + x1[x]] * tx[x];
+                double bottom = grid[y1 * gridW + x0[x]] * (1 - tx[x]) + grid[y1 * gridW + x1[x]] * tx[x];
+                row[x] = (float)(top * (1 - ty) + bottom * ty);
             }
         }
         Normalize(heat);
         return heat;
-    }
-
-    private static double Bilinear(float[] grid, int gh, int gw, double fy, double fx)
-    {
-        fy = Math.Clamp(fy, 0, gh - 1);
-        fx = Math.Clamp(fx, 0, gw - 1);
-        int y0 = (int)Math.Floor(fy), x0 = (int)Math.Floor(fx);
-        int y1 = Math.Min(y0 + 1, gh - 1), x1 = Math.Min(x0 + 1, gw - 1);
-        double ty = fy - y0, tx = fx - x0;
-        double top = grid[y0 * gw + x0] * (1 - tx) + grid[y0 * gw + x1] * tx;
-        double bottom = grid[y1 * gw + x0] * (1 - tx) + grid[y1 * gw + x1] * tx;
-        return top * (1 - ty) + bottom * ty;
     }
 
     public static void Normalize(float[] heat)
