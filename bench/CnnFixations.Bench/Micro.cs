@@ -26,7 +26,7 @@ internal static class Micro
                 for (int i = 0; i < img.Width * img.Height; i++) { rgba[4 * i] = img.Pixels[3 * i]; rgba[4 * i + 1] = (byte)(heat[i] * 255); rgba[4 * i + 2] = img.Pixels[3 * i + 2]; rgba[4 * i + 3] = 255; }
                 using var pixmap = bitmap.PeekPixels();
                 int size = 0;
-                Time($"encode level {level} {filter}", () => { using var d = pixmap.Encode(new SkiaSharp.SKPngEncoderOptions(filter, level)); size = (int)d.Size; });
+                Time($"encode level {level} {filter}", () => { using var d = pixmap.Encode(new SkiaSharp.SKPngEncoderOptions(filter, level)); size = (int)(d?.Size ?? 0); });
                 Console.WriteLine($"   {size / 1024} KB");
             }
         var raw = new byte[img.Height * (img.Width * 3 + 1)];

@@ -48,6 +48,29 @@ public sealed class FixationSet
     public bool Contains(int index) =>
         (uint)index < (uint)Length && _pages?[index >> PageShift] is { } page && (page[(index >> 6) & (WordsPerPage - 1)] & (1UL << (index & 63))) != 0;
 
+    /// <summary>Adds every neuron of <paramref name="other"/> (a set on a tensor of the same size) by flat index, a page at a time.</summary>
+    public void UnionWith(FixationSet other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.Length != Length)
+            throw new ArgumentException($"'{other.Tensor}' has {other.Length} neurons, '{Tensor}' has {Length}");
+        if (other._pages == null) return;
+        _pages ??= new ulong[]?[other._pages.Length];
+        for (int p = 0; p < other._pages.Length; p++)
+        {
+            if (other._pages[p] is not { } source) continue;
+            var target = _pages[p] ??= new ulong[WordsPerPage];
+            for (int w = 0; w < WordsPerPage; w++)
+            {
+                ulong added = source[w] & ~target[w];
+                if (added == 0) continue;
+                target[w] |= added;
+                _count += System.Numerics.BitOperations.PopCount(added);
+            }
+        }
+        _sorted = null;
+    }
+
     /// <summary>The flat indices in ascending order.</summary>
     public ReadOnlySpan<int> Indices()
     {

@@ -36,6 +36,9 @@ public sealed class UnravelStep
     /// <summary>Adds neuron <paramref name="flatIndex"/> of input <paramref name="input"/> to that tensor's fixations.</summary>
     public void Send(int input, int flatIndex) => (_inputSets[input] ??= _walk.SetOf(Node.Inputs[input])).Add(flatIndex);
 
+    /// <summary>Adds every neuron of the output's set, by flat index, to input <paramref name="input"/> (of the same size).</summary>
+    public void SendSameIndices(int input) => (_inputSets[input] ??= _walk.SetOf(Node.Inputs[input])).UnionWith(Output);
+
     public UnsupportedOperatorException Unsupported(string why) =>
         new($"{Node.Describe()}: {why}");
 }

@@ -162,3 +162,36 @@ public class ContributionKernelTests
                     }
     }
 }
+
+/// <summary>The paged bit set behind <see cref="CnnFixations.Unravel.FixationSet"/> against a plain hash set.</summary>
+public class FixationSetTests
+{
+    [Fact]
+    public void Adds_unions_and_enumeration_agree_with_a_hash_set()
+    {
+        var random = new Random(4);
+        foreach (int length in new[] { 1, 63, 64, 4095, 4096, 4097, 100_000 })
+        {
+            var a = new CnnFixations.Unravel.FixationSet("a", [1, length]);
+            var b = new CnnFixations.Unravel.FixationSet("b", [length]);
+            var expectedA = new HashSet<int>();
+            var expectedB = new HashSet<int>();
+            for (int i = 0; i < Math.Min(length, 300); i++)
+            {
+                int x = random.Next(length), y = random.Next(length);
+                Assert.Equal(expectedA.Add(x), a.Add(x));
+                Assert.Equal(expectedB.Add(y), b.Add(y));
+            }
+            Assert.Equal(expectedA.Order(), a.ToArray());
+            a.UnionWith(b);
+            expectedA.UnionWith(expectedB);
+            Assert.Equal(expectedA.Count, a.Count);
+            Assert.Equal(expectedA.Order(), a.ToArray());
+            Assert.All(Enumerable.Range(0, Math.Min(length, 5000)), i => Assert.Equal(expectedA.Contains(i), a.Contains(i)));
+            Assert.False(a.Contains(-1));
+            Assert.False(a.Contains(length));
+            Assert.Throws<ArgumentOutOfRangeException>(() => a.Add(length));
+        }
+        Assert.Throws<ArgumentException>(() => new CnnFixations.Unravel.FixationSet("c", [5]).UnionWith(new CnnFixations.Unravel.FixationSet("d", [6])));
+    }
+}

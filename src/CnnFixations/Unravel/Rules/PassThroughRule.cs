@@ -23,6 +23,6 @@ public sealed class PassThroughRule : IUnravelRule
         var inShape = step.Shape(input);
         if (Shapes.ElementCount(inShape) != step.Output.Length)
             throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.Output.Shape)} differ in size");
-        foreach (int i in step.Output.Indices()) step.Send(0, i);
+        step.SendSameIndices(0);
     }
 }
