@@ -121,6 +121,17 @@ internal static class Micro
         foreach (var g in groups) Measure(g.Key, g);
     }
 
+    public static void Gradient(string path)
+    {
+        var model = CnnFixations.Onnx.OnnxModel.Load(path);
+        using var explainer = new CnnFixations.Explainer(model);
+        var pre = CnnFixations.Imaging.Preprocessing.FromMetadata(model.Metadata) ?? CnnFixations.Imaging.Preprocessing.Torchvision;
+        var input = CnnFixations.ExplanationInput.FromImage(BenchArguments.Parse(Array.Empty<string>()).Image, pre, model.InputShape[2], model.InputShape[3]);
+        using var source = new CnnFixations.Baselines.GradientSource(model, explainer.LogitsTensor, input.Tensor.Shape);
+        Console.WriteLine($"graph: {source.UsesGraph} {source.FallbackReason}");
+        Time("gradient", () => source.Compute(input.Tensor, 1).Dispose());
+    }
+
     private static void Time(string what, Action action)
     {
         for (int i = 0; i < 3; i++) action();

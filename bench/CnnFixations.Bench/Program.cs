@@ -18,6 +18,11 @@ if (args.Length is 2 or 3 or 4 && args[0] == "--batch")
         args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0);
     return 0;
 }
+if (args.Length == 2 && args[0] == "--gradient")
+{
+    Micro.Gradient(args[1]);
+    return 0;
+}
 if (args.Length == 2 && args[0] == "--outputs")
 {
     Micro.Outputs(args[1]);
