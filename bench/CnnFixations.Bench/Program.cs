@@ -41,7 +41,7 @@ if (args.Length == 1 && args[0] == "--micro")
 if (args.Length >= 2 && args[0] == "--profile")
 {
     // dotnet run -c Release --project bench/CnnFixations.Bench -- --profile MODEL [N]: where one walk spends its time
-    if (Environment.GetEnvironmentVariable("CNNFX_SERIAL") == "1") CnnFixations.Unravel.Rules.ParallelChunks.MinWork = long.MaxValue;
+    if (Environment.GetEnvironmentVariable("CNNFX_MINWORK") is { } minWork) CnnFixations.Unravel.Rules.ParallelChunks.MinWork = long.Parse(minWork, CultureInfo.InvariantCulture);
     ModelBench.Profile(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10);
     return 0;
 }

@@ -109,41 +109,9 @@ internal static class Contributions
     }
 
     /// <summary>
-    /// Writes to <paramref name="result"/> the indices i (ascending) whose exact product <c>a[i] * w[i]</c> is
-    /// positive, decided by signs (both positive or both negative), which is exact even where a float
-    /// product would underflow; returns how many.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int PositiveProducts(ReadOnlySpan<float> a, ReadOnlySpan<float> w, Span<int> result)
-    {
-        int n = a.Length, count = 0, i = 0;
-        if (w.Length < n || result.Length < n) throw new ArgumentException("spans of different lengths");
-        if (Vectorized && Vector256.IsHardwareAccelerated)
-        {
-            ref float a0 = ref MemoryMarshal.GetReference(a);
-            ref float w0 = ref MemoryMarshal.GetReference(w);
-            var zero = Vector256<float>.Zero;
-            for (; i <= n - 8; i += 8)
-            {
-                var av = Vector256.LoadUnsafe(ref a0, (nuint)i);
-                var wv = Vector256.LoadUnsafe(ref w0, (nuint)i);
-                var positive = (Vector256.GreaterThan(av, zero) & Vector256.GreaterThan(wv, zero)) | (Vector256.LessThan(av, zero) & Vector256.LessThan(wv, zero));
-                uint bits = positive.ExtractMostSignificantBits();
-                while (bits != 0)
-                {
-                    result[count++] = i + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                    bits &= bits - 1;
-                }
-            }
-        }
-        for (; i < n; i++)
-            if ((a[i] > 0 && w[i] > 0) || (a[i] < 0 && w[i] < 0)) result[count++] = i;
-        return count;
-    }
-
-    /// <summary>
     /// Sets bit i of <paramref name="mask"/> (ORs into it) for every i whose exact product <c>a[i] * w[i]</c> is
-    /// positive, decided by signs as <see cref="PositiveProducts"/> does.
+    /// positive, decided by signs (both positive or both negative), which is exact even where a float
+    /// product would underflow.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void OrPositiveProducts(ReadOnlySpan<float> a, ReadOnlySpan<float> w, Span<ulong> mask)

@@ -28,7 +28,7 @@ internal static class FullyConnected
     /// <summary>
     /// Rule 1 for every fixated output j of y = W x with W stored by rows (<paramref name="rows"/>[j*k .. j*k+k)):
     /// the exact largest contribution (spatial input) or every positive one, found with vector code
-    /// (<see cref="Contributions.ArgmaxProduct"/>, <see cref="Contributions.PositiveProducts"/>) that chooses
+    /// (<see cref="Contributions.ArgmaxProduct"/>, <see cref="Contributions.OrPositiveProducts"/>) that chooses
     /// exactly what the scalar scan of <see cref="Choose"/> chooses.
     /// </summary>
     public static void ChooseRows(UnravelStep step, int inputSlot, ReadOnlySpan<float> x, float[] rows, int k, int n, bool spatial)
