@@ -127,9 +127,22 @@ internal static class Micro
         using var explainer = new CnnFixations.Explainer(model);
         var pre = CnnFixations.Imaging.Preprocessing.FromMetadata(model.Metadata) ?? CnnFixations.Imaging.Preprocessing.Torchvision;
         var input = CnnFixations.ExplanationInput.FromImage(BenchArguments.Parse(Array.Empty<string>()).Image, pre, model.InputShape[2], model.InputShape[3]);
+        int top = CnnFixations.Explainer.TopClasses(explainer.Explain(input.Tensor).Logits, 1)[0];
+        var first = new CnnFixations.Baselines.GradCamMethod();
+        Time($"grad-cam first, class {top}", () => first.Compute(explainer, input, top));
+        Time("grad-cam first, class 1", () => first.Compute(explainer, input, 1));
         using var source = new CnnFixations.Baselines.GradientSource(model, explainer.LogitsTensor, input.Tensor.Shape);
         Console.WriteLine($"graph: {source.UsesGraph} {source.FallbackReason}");
         Time("gradient", () => source.Compute(input.Tensor, 1).Dispose());
+        using var plain = new CnnFixations.Inference.ModelSession(model, Array.Empty<string>());
+        Time("forward", () => plain.Run(input.Tensor, new[] { explainer.LogitsTensor }));
+        var gradcam = new CnnFixations.Baselines.GradCamMethod();
+        Time("grad-cam (whole)", () => gradcam.Compute(explainer, input, 1));
+        string? layer = CnnFixations.Baselines.ClassifierStructure.LastSpatialTensor(model, explainer.LogitsTensor, explainer.TensorShape);
+        using var camSource = new CnnFixations.Baselines.GradientSource(model, explainer.LogitsTensor, input.Tensor.Shape, layer);
+        Time($"grad-cam source ({layer}, graph {camSource.UsesGraph})", () => camSource.Compute(input.Tensor, 1).Dispose());
+        var grid = new float[49];
+        Time("to image 7x7", () => CnnFixations.Baselines.SaliencyUpsampler.ToImage(grid, 7, 7, input));
     }
 
     private static void Time(string what, Action action)

@@ -112,9 +112,9 @@ internal static class ModelBench
         Timing? gradcam = null, gradient = null;
         var gradcamMethod = new CnnFixations.Baselines.GradCamMethod();
         if (gradcamMethod.NotApplicable(explainer) == null)
-            gradcam = Timing.Measure(1, Math.Max(3, iterations / 2), () => gradcamMethod.Compute(explainer, input, target));
+            gradcam = Timing.Measure(2, iterations, () => gradcamMethod.Compute(explainer, input, target));
         var gradientMethod = new CnnFixations.Baselines.GradientMethod();
-        gradient = Timing.Measure(1, Math.Max(3, iterations / 2), () => gradientMethod.Compute(explainer, input, target));
+        gradient = Timing.Measure(2, iterations, () => gradientMethod.Compute(explainer, input, target));
 
         return new ModelFigures
         {
