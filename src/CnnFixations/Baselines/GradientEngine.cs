@@ -24,7 +24,7 @@ public sealed class GradientEngine : IDisposable
         _model = model;
         LogitsTensor = logitsTensor;
         From = from;
-        var below = from == null ? null : Descendants(model, from);
+        var below = from == null ? null : model.Downstream(from).Nodes;
         _below = below;
         // Every non-constant ancestor of the logits, through all inputs (values are needed on every branch).
         var nodes = new Dictionary<int, GraphNode>();
@@ -72,7 +72,7 @@ public sealed class GradientEngine : IDisposable
         seed[target] = 1;
         grads[LogitsTensor] = seed;
         // The nodes below From are computed once; another stop tensor is traversed per call.
-        var needed = stopAt == null ? null : stopAt == From ? _below : Descendants(_model, stopAt);
+        var needed = stopAt == null ? null : stopAt == From ? _below : _model.Downstream(stopAt).Nodes;
         foreach (var node in _nodes)
         {
             if (!grads.TryGetValue(node.Outputs[0], out var dy)) continue;
@@ -81,24 +81,6 @@ public sealed class GradientEngine : IDisposable
             BackwardOps.Apply(ctx);
         }
         return grads;
-    }
-
-    /// <summary>The nodes that (transitively) consume <paramref name="tensor"/>.</summary>
-    private static HashSet<int> Descendants(OnnxModel model, string tensor)
-    {
-        var descendants = new HashSet<int>();
-        var stack = new Stack<string>();
-        stack.Push(tensor);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        while (stack.Count > 0)
-        {
-            var t = stack.Pop();
-            if (!seen.Add(t)) continue;
-            foreach (var (consumer, _) in model.Consumers(t))
-                if (descendants.Add(consumer.Index))
-                    foreach (var o in consumer.Outputs) stack.Push(o);
-        }
-        return descendants;
     }
 
     public void Dispose() => _session.Dispose();

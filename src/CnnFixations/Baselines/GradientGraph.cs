@@ -71,7 +71,7 @@ public sealed class GradientGraph
             throw new UnsupportedOperatorException($"the model already uses tensor names starting with '{Prefix}'");
         string source = from ?? model.InputName;
         var shapes = ShapeInference.Infer(model, inputShape);
-        var (relevant, below) = Descendants(model, source);
+        var (relevant, below) = model.Downstream(source);
         if (!relevant.Contains(logits)) throw new UnsupportedOperatorException($"the logits '{logits}' do not depend on '{source}'");
         if (!shapes.TryGetValue(logits, out var seedShape)) throw new UnsupportedOperatorException($"the shape of the logits '{logits}' is not known statically");
         if (!shapes.TryGetValue(source, out var sourceShape)) throw new UnsupportedOperatorException($"the shape of '{source}' is not known statically");
@@ -94,21 +94,6 @@ public sealed class GradientGraph
         bool outputsActivation = source != model.InputName;
         if (outputsActivation && !model.IsGraphOutput(source)) graph.Output.Add(new ValueInfoProto { Name = source });
         return new GradientGraph(logits, source, outputsActivation, (int[])inputShape.Clone(), seedShape, sourceShape, graph);
-    }
-
-    /// <summary>The tensors that depend on <paramref name="source"/> (itself included), and the nodes that read them.</summary>
-    private static (HashSet<string> Tensors, HashSet<int> Nodes) Descendants(OnnxModel model, string source)
-    {
-        var tensors = new HashSet<string>(StringComparer.Ordinal) { source };
-        var nodes = new HashSet<int>();
-        var stack = new Stack<string>();
-        stack.Push(source);
-        while (stack.Count > 0)
-            foreach (var (consumer, _) in model.Consumers(stack.Pop()))
-                if (nodes.Add(consumer.Index))
-                    foreach (var o in consumer.Outputs)
-                        if (o.Length > 0 && tensors.Add(o)) stack.Push(o);
-        return (tensors, nodes);
     }
 
     private static ValueInfoProto FloatValueInfo(string name, int[] shape)

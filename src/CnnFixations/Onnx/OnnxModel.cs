@@ -154,6 +154,21 @@ public sealed class OnnxModel
 
     public GraphNode? Producer(string tensor) => _producer.GetValueOrDefault(tensor);
 
+    /// <summary>The tensors that depend on <paramref name="tensor"/> (itself included) and the nodes that read any of them.</summary>
+    public (HashSet<string> Tensors, HashSet<int> Nodes) Downstream(string tensor)
+    {
+        var tensors = new HashSet<string>(StringComparer.Ordinal) { tensor };
+        var nodes = new HashSet<int>();
+        var stack = new Stack<string>();
+        stack.Push(tensor);
+        while (stack.Count > 0)
+            foreach (var (consumer, _) in Consumers(stack.Pop()))
+                if (nodes.Add(consumer.Index))
+                    foreach (var o in consumer.Outputs)
+                        if (o.Length > 0 && tensors.Add(o)) stack.Push(o);
+        return (tensors, nodes);
+    }
+
     public IReadOnlyList<(GraphNode Node, int Input)> Consumers(string tensor) =>
         _consumers.TryGetValue(tensor, out var list) ? list : Array.Empty<(GraphNode, int)>();
 

@@ -16,26 +16,6 @@ internal static class Contributions
     /// <summary>False forces the scalar loops (tests use it to check that both paths agree).</summary>
     internal static bool Vectorized { get; set; } = true;
 
-    /// <summary><c>products[i] = (double)a[i] * (double)w[i]</c>.</summary>
-    public static void Products(ReadOnlySpan<float> a, ReadOnlySpan<float> w, Span<double> products)
-    {
-        int n = products.Length, i = 0;
-        if (Vectorized && Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            ref float a0 = ref MemoryMarshal.GetReference(a);
-            ref float w0 = ref MemoryMarshal.GetReference(w);
-            ref double p0 = ref MemoryMarshal.GetReference(products);
-            for (; i <= n - 8; i += 8)
-            {
-                var (aLo, aHi) = Vector256.Widen(Vector256.LoadUnsafe(ref a0, (nuint)i));
-                var (wLo, wHi) = Vector256.Widen(Vector256.LoadUnsafe(ref w0, (nuint)i));
-                (aLo * wLo).StoreUnsafe(ref p0, (nuint)i);
-                (aHi * wHi).StoreUnsafe(ref p0, (nuint)(i + 4));
-            }
-        }
-        for (; i < n; i++) products[i] = (double)a[i] * w[i];
-    }
-
     /// <summary>
     /// Index of the largest exact product <c>(double)a[i] * w[i] * sign</c> (sign +1 or -1), the first one on
     /// ties, never a NaN; -1 when every product is NaN or the spans are empty. Rounding to float is monotonic,

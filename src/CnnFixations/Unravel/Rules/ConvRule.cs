@@ -62,7 +62,7 @@ public sealed class ConvRule : IUnravelRule
         if (step.Options.FoldBatchNorm) scale = BatchNormScale(step, cout);
         // Depthwise with the centre rule reads no activation (and none was fetched).
         var x = cinG > 1 || step.Options.ConvPosition == ConvPosition.Refine ? step.Input(0) : null;
-        var neurons = step.Output.Indices();
+        var neurons = step.Output.ToArray();
         var job = new ChannelChoice(step.Options.ConvPosition, w, scale, window, cin, inH, inW, cout / group, cinG, outH, outW, x?.Data);
         float[]? hwc = null;
         int taps = kh * kw;
@@ -87,12 +87,11 @@ public sealed class ConvRule : IUnravelRule
         {
             var targets = new int[neurons.Length];
             long work = (long)neurons.Length * cinG * taps;
-            var array = step.Output.ToArray();
-            ParallelChunks.Run(array.Length, work, step.Threads, (from, to) =>
+            ParallelChunks.Run(neurons.Length, work, step.Threads, (from, to) =>
             {
                 var sums = new double[cinG];
                 var offsets = new int[2 * taps];
-                for (int i = from; i < to; i++) targets[i] = job.Target(array[i], sums, offsets);
+                for (int i = from; i < to; i++) targets[i] = job.Target(neurons[i], sums, offsets);
             });
             foreach (int t in targets)
                 if (t >= 0) step.Send(0, t);
@@ -311,7 +310,7 @@ public sealed class ConvRule : IUnravelRule
         if (Contributions.Vectorized && kh == inH && kw == inW && inputs.Count == perFilter && step.Output.Length * perFilter <= w.Length)
         {
             // The kernel covers the whole input without padding: input i meets weight i, as in a Gemm.
-            FullyConnected.ChooseRows(step, 0, x.Data.AsSpan(0, perFilter), w, perFilter, step.Output.Length, spatial);
+            FullyConnected.ChooseRows(step, 0, x.Data, w, perFilter, step.Output.Length, spatial);
             return;
         }
         var inputArray = inputs.ToArray();

@@ -31,20 +31,21 @@ internal static class FullyConnected
     /// (<see cref="Contributions.ArgmaxProduct"/>, <see cref="Contributions.OrPositiveProducts"/>) that chooses
     /// exactly what the scalar scan of <see cref="Choose"/> chooses.
     /// </summary>
-    public static void ChooseRows(UnravelStep step, int inputSlot, ReadOnlySpan<float> x, float[] rows, int k, int n, bool spatial)
+    public static void ChooseRows(UnravelStep step, int inputSlot, float[] x, float[] rows, int k, int n, bool spatial)
     {
         bool argmax = spatial && !step.Options.FcSpatialAllPositive;
         var outputs = step.Output.ToArray();
         foreach (int j in outputs)
             if (j >= n) throw step.Unsupported("output index outside the weight");
-        var input = x.ToArray();
+        if (x.Length < k) throw step.Unsupported($"input of {x.Length} values, the weight has {k} per row");
+        var input = x.AsMemory(0, k);
         // Rows are independent: chunks of them run in parallel, and the chosen inputs are sent in row order.
         if (argmax)
         {
             var best = new int[outputs.Length];
             ParallelChunks.Run(outputs.Length, (long)outputs.Length * k, step.Threads, (from, to) =>
             {
-                for (int r = from; r < to; r++) best[r] = Contributions.ArgmaxProduct(input, rows.AsSpan(outputs[r] * k, k));
+                for (int r = from; r < to; r++) best[r] = Contributions.ArgmaxProduct(input.Span, rows.AsSpan(outputs[r] * k, k));
             });
             foreach (int i in best)
                 if (i >= 0) step.Send(inputSlot, i);
@@ -55,7 +56,7 @@ internal static class FullyConnected
         ParallelChunks.Run(outputs.Length, (long)outputs.Length * k, step.Threads, (from, to) =>
         {
             var mask = new ulong[(k + 63) / 64];
-            for (int r = from; r < to; r++) Contributions.OrPositiveProducts(input, rows.AsSpan(outputs[r] * k, k), mask);
+            for (int r = from; r < to; r++) Contributions.OrPositiveProducts(input.Span, rows.AsSpan(outputs[r] * k, k), mask);
             lock (masks) masks.Add(mask);
         });
         for (int word = 0; word < (k + 63) / 64; word++)
@@ -163,7 +164,7 @@ public sealed class FullyConnectedRule : IUnravelRule
         bool spatial = FullyConnected.IsSpatial(step, node.Inputs[0]);
         if (alpha == 1.0 && Contributions.Vectorized)
         {
-            FullyConnected.ChooseRows(step, 0, a.Data.AsSpan(0, k), transB ? w : FullyConnected.RowsOf(node, w, k, n), k, n, spatial);
+            FullyConnected.ChooseRows(step, 0, a.Data, transB ? w : FullyConnected.RowsOf(node, w, k, n), k, n, spatial);
             return;
         }
         var inputs = Enumerable.Range(0, k).ToArray();
@@ -171,10 +172,7 @@ public sealed class FullyConnectedRule : IUnravelRule
         foreach (int j in step.Output.Indices())
         {
             if (j >= n) throw step.Unsupported("output index outside the weight");
-            if (transB && alpha == 1.0)
-                Contributions.Products(a.Data.AsSpan(0, k), w.AsSpan(j * k, k), contributions); // row j of W is contiguous
-            else
-                for (int i = 0; i < k; i++)
+            for (int i = 0; i < k; i++)
                 {
                     double wji = alpha * (transB ? w[(long)j * k + i] : w[(long)i * n + j]);
                     contributions[i] = a.Data[i] * wji;
@@ -196,7 +194,7 @@ public sealed class FullyConnectedRule : IUnravelRule
         bool spatial = FullyConnected.IsSpatial(step, node.Inputs[0]);
         if (Contributions.Vectorized)
         {
-            FullyConnected.ChooseRows(step, 0, x.Data.AsSpan(0, k), FullyConnected.RowsOf(node, w, k, n), k, n, spatial);
+            FullyConnected.ChooseRows(step, 0, x.Data, FullyConnected.RowsOf(node, w, k, n), k, n, spatial);
             return;
         }
         var inputs = Enumerable.Range(0, k).ToArray();
@@ -221,7 +219,7 @@ public sealed class FullyConnectedRule : IUnravelRule
         bool spatial = FullyConnected.IsSpatial(step, node.Inputs[1]);
         if (Contributions.Vectorized)
         {
-            FullyConnected.ChooseRows(step, 1, x.Data.AsSpan(0, k), w, k, n, spatial);
+            FullyConnected.ChooseRows(step, 1, x.Data, w, k, n, spatial);
             return;
         }
         var inputs = Enumerable.Range(0, k).ToArray();
