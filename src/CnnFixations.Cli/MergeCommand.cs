@@ -110,19 +110,24 @@ internal static class MergeCommand
                     throw new CnnFixationsException($"'{parts[i].Dir}' and '{parts[j].Dir}' are both shard {parts[i].Manifest.Shard}: the shards overlap");
     }
 
-    /// <summary>The first option whose value differs, as 'name: a vs b'.</summary>
+    /// <summary>The first option whose value differs, as 'name: a vs b' (nested options as 'group.name').</summary>
     private static string? DifferentOption(string a, string b)
     {
         using var da = System.Text.Json.JsonDocument.Parse(a);
         using var db = System.Text.Json.JsonDocument.Parse(b);
-        var pb = db.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText());
-        foreach (var p in da.RootElement.EnumerateObject())
+        return Difference(da.RootElement, db.RootElement, "");
+    }
+
+    private static string? Difference(System.Text.Json.JsonElement a, System.Text.Json.JsonElement b, string prefix)
+    {
+        if (a.ValueKind != System.Text.Json.JsonValueKind.Object || b.ValueKind != System.Text.Json.JsonValueKind.Object)
+            return a.GetRawText() == b.GetRawText() ? null : $"{prefix.TrimEnd('.')}: {a.GetRawText()} vs {b.GetRawText()}";
+        foreach (var p in a.EnumerateObject())
         {
-            string va = p.Value.GetRawText();
-            if (!pb.TryGetValue(p.Name, out var vb)) return $"{p.Name} only in the first";
-            if (va != vb) return $"{p.Name}: {va} vs {vb}";
+            if (!b.TryGetProperty(p.Name, out var other)) return $"{prefix}{p.Name} only in the first";
+            if (Difference(p.Value, other, prefix + p.Name + ".") is { } d) return d;
         }
-        return pb.Keys.FirstOrDefault(k => !da.RootElement.TryGetProperty(k, out _)) is { } extra ? $"{extra} only in the second" : null;
+        return b.EnumerateObject().Select(p => p.Name).FirstOrDefault(n => !a.TryGetProperty(n, out _)) is { } extra ? $"{prefix}{extra} only in the second" : null;
     }
 
     private sealed record Entry(int Index, string Dir, List<byte[]> Lines, int Position);
