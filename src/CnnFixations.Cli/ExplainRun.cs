@@ -415,7 +415,7 @@ internal sealed class ExplainRun
         if (!_s.Quiet) _info.WriteLine($"wrote {Path.Combine(dir, "results.jsonl")} and {Path.Combine(dir, "results.csv")}");
     }
 
-    /// <summary>results.run.json: what 'merge' needs to join this run's results with other shards' (see <see cref="RunManifest"/>).</summary>
+    /// <summary>results.run.jsonl: what 'merge' needs to join this run's results with other shards' (see <see cref="RunManifest"/>).</summary>
     private void WriteManifest(string dir, int inputCount, List<(int Index, int Lines)> images)
     {
         var manifest = new RunManifest

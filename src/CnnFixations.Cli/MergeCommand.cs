@@ -15,7 +15,7 @@ internal static class MergeCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var dirs = new Argument<string[]>("folders") { Description = "The --out folders of the shards (explain or evaluate, each with its run file results.run.json or evaluation.run.json).", Arity = ArgumentArity.OneOrMore };
+        var dirs = new Argument<string[]>("folders") { Description = "The --out folders of the shards (explain or evaluate, each with its run file results.run.jsonl or evaluation.run.jsonl).", Arity = ArgumentArity.OneOrMore };
         var outDir = new Option<string>("--out", "-o") { Description = "Folder for the merged outputs (not one of the shards' folders).", Required = true };
         var resultsOnly = new Option<bool>("--results-only") { Description = "explain: write only results.jsonl, results.csv and the run file; do not copy the per-image files." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };

@@ -9,13 +9,14 @@ namespace CnnFixations.Cli;
 /// What a batch run records beside its results so that shards can be merged: the command, the shard, the
 /// number of inputs of the whole run, the model's file name and SHA-256, the options that change the results,
 /// and, per input done, its number in the whole list and how many lines of the per-input results file
-/// (results.jsonl for explain, evaluation.rows.jsonl for evaluate) are its own. One line of JSON, no timings:
+/// (results.jsonl for explain, evaluation.rows.jsonl for evaluate) are its own. One line of JSON (named .jsonl so that it
+/// never clashes with an image's &lt;stem&gt;.json), no timings:
 /// a merge of all shards writes the same bytes as a single run.
 /// </summary>
 internal sealed record RunManifest
 {
-    public const string ExplainFile = "results.run.json";
-    public const string EvaluateFile = "evaluation.run.json";
+    public const string ExplainFile = "results.run.jsonl";
+    public const string EvaluateFile = "evaluation.run.jsonl";
 
     public required string Command { get; init; }
     public required Shard Shard { get; init; }

@@ -85,7 +85,7 @@ public class ShardMergeTests
 
             string resultsOnly = Path.Combine(root, "results-only");
             Assert.Equal(0, CliRunner.Run("merge", shards[0], shards[1], shards[2], "--out", resultsOnly, "--results-only", "-q").ExitCode);
-            Assert.Equal(new[] { "results.csv", "results.jsonl", "results.run.json" }, Files(resultsOnly).Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(new[] { "results.csv", "results.jsonl", "results.run.jsonl" }, Files(resultsOnly).Keys.Order(StringComparer.Ordinal));
         }
         finally
         {
