@@ -238,6 +238,13 @@ public sealed class Explainer : IDisposable
         };
     }
 
+    /// <summary>Unravels from any set of neurons of the start tensor (e.g. the feature dimensions a caption decoder chose: a union of channels).</summary>
+    public UnravelResult UnravelSet(IReadOnlyDictionary<string, TensorValue> forward, FixationSet start)
+    {
+        if (start.Tensor != StartTensor) throw new InvalidOperationException($"this explainer walks from {StartTensor}, not {start.Tensor}");
+        return new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(start);
+    }
+
     public int ClassCount(IReadOnlyDictionary<string, TensorValue> forward) => forward[LogitsTensor].Length;
 
     /// <summary>The static shape of a tensor for the model's fixed input size (null when unknown).</summary>
