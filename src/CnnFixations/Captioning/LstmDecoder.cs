@@ -57,7 +57,7 @@ public sealed class LstmDecoder
     public double[] B { get; }
     public LinearLayer Output { get; }
 
-    private LstmDecoder(float[] embedding, int embedSize, LinearLayer? image, LinearLayer? initH, LinearLayer? initC, float[] w, float[] r, double[] b, int hidden, LinearLayer output, int featureSize)
+    internal LstmDecoder(float[] embedding, int embedSize, LinearLayer? image, LinearLayer? initH, LinearLayer? initC, float[] w, float[] r, double[] b, int hidden, LinearLayer output, int featureSize)
     {
         Embedding = embedding; EmbedSize = embedSize; ImageEmbedding = image; InitialH = initH; InitialC = initC;
         W = w; R = r; B = b; Hidden = hidden; Output = output; FeatureSize = featureSize;
