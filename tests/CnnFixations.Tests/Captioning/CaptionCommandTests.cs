@@ -181,3 +181,35 @@ public class CaptionCommandTests
         Assert.Contains("--max-words", r.Stderr);
     }
 }
+
+public class DemoCaptionerTests
+{
+    [Fact]
+    public void The_bundled_demonstration_captioner_captions_a_collage_and_grounds_its_words_in_the_image()
+    {
+        // A 2x2 collage of the bundled sample photos (not ImageNet images): cat top-left, bird bottom-right.
+        string dir = TestPaths.NewTempDir();
+        var cat = ImageLoader.Load(Path.Combine(TestPaths.Samples, "cat.png"));
+        var bird = ImageLoader.Load(Path.Combine(TestPaths.Samples, "bird.png"));
+        string image = Path.Combine(dir, "collage.png");
+        File.WriteAllBytes(image, MapImages.EncodePng(CnnFixations.Captioning.Collage.Compose(new[] { cat, null, null, bird })));
+        var r = CliRunner.Run("caption", image, "--json", "-", "--quiet");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        Assert.Equal("first-step", root.GetProperty("imageEntry").GetString());
+        Assert.Equal(454, root.GetProperty("width").GetInt32());
+        var words = root.GetProperty("words").EnumerateArray().ToList();
+        Assert.NotEmpty(words);
+        Assert.Matches("^(an? [a-z]+)( and an? [a-z]+)*$", root.GetProperty("caption").GetString()!);
+        foreach (var w in words.Where(w => w.GetProperty("word").GetString() is not ("a" or "an" or "and")))
+        {
+            Assert.NotEqual(0, w.GetProperty("points").GetArrayLength());
+            foreach (var p in w.GetProperty("points").EnumerateArray())
+            {
+                Assert.InRange(p[0].GetInt32(), 0, 453);
+                Assert.InRange(p[1].GetInt32(), 0, 453);
+            }
+        }
+    }
+}
