@@ -24,6 +24,7 @@ internal static class CaptionCommand
         var maxWords = new Option<int>("--max-words") { Description = "Stop a caption after this many words.", DefaultValueFactory = _ => 20 };
         var report = new Option<bool>("--report") { Description = "Also write report.html in --out (one card per image: caption panels, caption, links)." };
         var cellOnly = new Option<bool>("--cell-path-only") { Description = "Walk the LSTM along the cell path and each step's own input only, not through the recurrent weights." };
+        var contributionShare = new Option<double>("--contribution-share") { Description = "At each fully connected step of the decoder walk keep only the largest supporting contributions making up this share of their sum (1: all of them, the rule as written).", DefaultValueFactory = _ => 1.0 };
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Include the images in subfolders of folder arguments." };
         var jobs = new Option<int>("--jobs", "-j") { Description = "Images processed at once (default: the number of cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var sigma = new Option<double>("--sigma") { Description = "Gaussian blur of the heat maps, in original-image pixels.", DefaultValueFactory = _ => 20.0 };
@@ -32,17 +33,17 @@ internal static class CaptionCommand
         var command = new Command("caption", "Caption images with a CNN-LSTM captioner and explain every word by CNN Fixations: " +
             "each word's logit is walked back through the LSTM to the image feature and down the CNN to the pixels.")
         {
-            images, model, outDir, json, maxWords, report, cellOnly, recursive, jobs, sigma, alpha, quiet,
+            images, model, outDir, json, maxWords, report, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet,
         };
         command.SetAction(parse => new CaptionRun(
             parse.GetValue(images) ?? Array.Empty<string>(), parse.GetValue(model), parse.GetValue(outDir), parse.GetValue(json),
-            parse.GetValue(maxWords), parse.GetValue(report), parse.GetValue(cellOnly), parse.GetValue(recursive), parse.GetValue(jobs),
+            parse.GetValue(maxWords), parse.GetValue(report), parse.GetValue(cellOnly), parse.GetValue(contributionShare), parse.GetValue(recursive), parse.GetValue(jobs),
             parse.GetValue(sigma), parse.GetValue(alpha), parse.GetValue(quiet), stdout, stderr).Execute());
         return command;
     }
 }
 
-internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, bool report, bool cellOnly,
+internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, bool report, bool cellOnly, double share,
     bool recursive, int jobs, double sigma, double alpha, bool quiet, TextWriter stdout, TextWriter stderr)
 {
     private readonly TextWriter _info = json == "-" ? stderr : stdout;
@@ -58,6 +59,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         if (images.Length == 0) throw new UsageException("nothing to caption: give image files, folders or globs");
         if (maxWords < 1) throw new UsageException($"--max-words must be at least 1 (got {maxWords})");
         if (jobs < 1) throw new UsageException($"--jobs must be at least 1 (got {jobs})");
+        if (!(share > 0) || share > 1) throw new UsageException("--contribution-share must be in (0, 1]");
         if (!(sigma > 0) || sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
         if (alpha is < 0 or > 1 || double.IsNaN(alpha)) throw new UsageException("--alpha must be between 0 and 1");
         if (report && outDir == null) throw new UsageException("--report needs --out (the page links the pictures written there)");
@@ -134,7 +136,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         {
             var sw = Stopwatch.StartNew();
             var input = ExplanationInput.FromImage(file.Path, _pre, _h, _w);
-            var result = _captioner.Caption(input.Tensor, maxWords, new CaptionWalkOptions { CellPathOnly = cellOnly });
+            var result = _captioner.Caption(input.Tensor, maxWords, new CaptionWalkOptions { CellPathOnly = cellOnly, ContributionShare = share });
             var maps = result.Words.Select(w => FixationMap.Build(w.InputFixations, input, _maps)).ToList();
             var doc = Serialize(w => WriteDocument(w, input, result, maps, sw.Elapsed.TotalMilliseconds));
             outcome.Documents.Add(doc);
@@ -191,6 +193,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         w.WriteString("featureTensor", m.FeatureTensor);
         w.WriteString("imageEntry", m.Entry == ImageEntry.FirstStep ? "first-step" : "initial-state");
         w.WriteString("walk", cellOnly ? "cell-path-only" : "full");
+        w.WriteNumber("contributionShare", share);
         w.WriteString("caption", result.Caption);
         w.WriteStartArray("words");
         for (int i = 0; i < result.Words.Count; i++)

@@ -72,3 +72,41 @@ public class CaptionWalkHandTests
         Assert.Equal(new[] { 0 }, r.FeatureDims);
     }
 }
+
+public class ContributionShareTests
+{
+    [Fact]
+    public void Share_one_keeps_every_supporting_contribution_and_smaller_shares_the_largest_first()
+    {
+        var c = new List<(int, double)> { (0, 0.5), (1, -2.0), (2, 3.0), (3, 1.5), (4, 0.0) };
+        var all = new List<int>();
+        CaptionWalk.Supporting(c, 1.0, all);
+        Assert.Equal(new[] { 0, 2, 3 }, all); // positive only, in index order
+        var half = new List<int>();
+        CaptionWalk.Supporting(c, 0.5, half);
+        Assert.Equal(new[] { 2 }, half); // 3.0 of 5.0 reaches half
+        var most = new List<int>();
+        CaptionWalk.Supporting(c, 0.9, most);
+        Assert.Equal(new[] { 2, 3 }, most); // 4.5 of 5.0 reaches 0.9
+        var none = new List<int>();
+        CaptionWalk.Supporting(new List<(int, double)> { (0, -1.0) }, 0.5, none);
+        Assert.Empty(none);
+    }
+
+    [Fact]
+    public void A_smaller_share_keeps_a_subset_on_the_tiny_captioner()
+    {
+        using var captioner = new Captioner(CaptionerManifest.Load(Path.Combine(CaptionerTests.Fixtures, "first-step")));
+        var (shape, data) = CnnFixations.Imaging.NpyFile.ReadFloat32(Path.Combine(CaptionerTests.Fixtures, "input.npy"));
+        var input = new CnnFixations.Onnx.TensorValue(shape, data);
+        var full = captioner.Caption(input, 6);
+        var sparse = captioner.Caption(input, 6, new CaptionWalkOptions { ContributionShare = 0.3 });
+        Assert.Equal(full.Caption, sparse.Caption);
+        for (int i = 0; i < full.Words.Count; i++)
+        {
+            Assert.Subset(full.Words[i].Decoder.HiddenUnits.ToHashSet(), sparse.Words[i].Decoder.HiddenUnits.ToHashSet());
+            Assert.Subset(full.Words[i].Decoder.FeatureDims.ToHashSet(), sparse.Words[i].Decoder.FeatureDims.ToHashSet());
+        }
+        Assert.Contains(Enumerable.Range(0, full.Words.Count), i => full.Words[i].Decoder.HiddenUnits.Length > sparse.Words[i].Decoder.HiddenUnits.Length);
+    }
+}
