@@ -54,13 +54,14 @@ def export(step, folder, vocab, feature_size, hidden, encoder_model, feature_ten
     os.makedirs(folder, exist_ok=True)
     step.eval()
     args = (torch.zeros(1, dtype=torch.long), torch.zeros(1, feature_size), torch.zeros(1, 1, hidden), torch.zeros(1, 1, hidden))
-    outputs = ["logits", "h_out", "c_out"] + (["h_init", "c_init"] if step.entry == "initial-state" else [])
+    entry = getattr(step, "entry", "first-step")
+    outputs = ["logits", "h_out", "c_out"] + (["h_init", "c_init"] if entry == "initial-state" else [])
     torch.onnx.export(step, args, os.path.join(folder, "decoder.onnx"), input_names=["word", "feature", "h", "c"],
                       output_names=outputs, opset_version=13)
     with open(os.path.join(folder, "vocab.txt"), "w") as f:
         f.write("\n".join(vocab) + "\n")
-    image = {"entry": step.entry}
-    if step.entry == "first-step":
+    image = {"entry": entry}
+    if entry == "first-step":
         image["token"] = image_token
     else:
         image["h"] = "h_init"

@@ -134,6 +134,7 @@ def main():
     with torch.no_grad():
         feature = enc.pool(torch.relu(enc.conv2(torch.relu(enc.conv1(x))))).flatten().numpy()
     refs = {}
+    chosen = {}
     for entry in ("first-step", "initial-state"):
         # The first seed whose caption has several different words and whose walk is selective
         # (some word keeps some but not all feature dims, and the cell-path-only walk differs).
@@ -146,6 +147,7 @@ def main():
                     and any(len(w["features"]) != len(c["features"]) for w, c in zip(words, cell))):
                 break
         print(entry, "seed", seed)
+        chosen[entry] = step
         folder = os.path.join(out, entry)
         export(step, folder, VOCAB, FEATURE, HIDDEN, "../encoder.onnx", feature_name, "seeded tiny test captioner")
         steps, words = reference(step, feature, entry)
@@ -174,6 +176,26 @@ def main():
             cellPathOnly=[w["features"] for w in words_cell],
         )
         print(entry, refs[entry]["caption"], [w["features"] for w in words], refs[entry]["cellPathOnly"])
+    # The first-step captioner again, its LSTM cell written out (MatMul/Gemm, Sigmoid, Tanh, Mul, Add) with the same weights.
+    class WrittenStep(nn.Module):
+        def __init__(self, s):
+            super().__init__()
+            self.embed, self.image, self.out = s.embed, s.image, s.out
+            self.ih = nn.Linear(EMBED, 4 * HIDDEN)
+            self.hh = nn.Linear(HIDDEN, 4 * HIDDEN)
+            with torch.no_grad():
+                self.ih.weight.copy_(s.lstm.weight_ih_l0); self.ih.bias.copy_(s.lstm.bias_ih_l0)
+                self.hh.weight.copy_(s.lstm.weight_hh_l0); self.hh.bias.copy_(s.lstm.bias_hh_l0)
+
+        def forward(self, word, feature, h, c):
+            x = self.embed(word) + self.image(feature)
+            i, f, g, o = torch.split(self.ih(x) + self.hh(h[0]), [HIDDEN] * 4, 1)
+            c1 = torch.sigmoid(f) * c[0] + torch.sigmoid(i) * torch.tanh(g)
+            h1 = torch.sigmoid(o) * torch.tanh(c1)
+            return self.out(h1), h1.unsqueeze(0), c1.unsqueeze(0)
+    written = WrittenStep(chosen["first-step"]).eval()
+    wfolder = os.path.join(out, "written-cell")
+    export(written, wfolder, VOCAB, FEATURE, HIDDEN, "../encoder.onnx", feature_name, "the first-step tiny captioner with its LSTM cell written out")
     # Not an LSTM captioner: the same inputs and outputs around a GRU (for the error test).
     class GruStep(nn.Module):
         def __init__(self):

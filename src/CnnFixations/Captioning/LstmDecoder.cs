@@ -122,47 +122,20 @@ public sealed class LstmDecoder
                 throw new CnnFixationsException($"{where}: the manifest's {role} '{name}' is not a tensor of the graph");
 
         var lstms = model.Nodes.Where(n => n.OpType == "LSTM").ToList();
-        if (lstms.Count != 1)
-            throw new CnnFixationsException($"{where} is not an LSTM captioner step: it holds {lstms.Count} LSTM ops, one is needed (the cell written out in MatMul/Sigmoid/Tanh is not supported yet)");
-        var lstm = lstms[0];
-        var a = lstm.Attributes;
-        if (a.GetString("direction", "forward") != "forward" || a.Has("clip") || a.GetInt("input_forget", 0) != 0 || a.GetInt("layout", 0) != 0 || lstm.InputOrNull(7) != null)
-            throw new CnnFixationsException($"{where}: {lstm.Describe()} must be a plain forward LSTM (no clip, input_forget, layout or peepholes)");
-        if (a.Protos.FirstOrDefault(x => x.Name == "activations") is { } actProto && actProto.Strings.Select(x => x.ToStringUtf8()).ToArray() is { Length: > 0 } acts
-            && !acts.SequenceEqual(new[] { "Sigmoid", "Tanh", "Tanh" }))
-            throw new CnnFixationsException($"{where}: {lstm.Describe()} uses activations {string.Join(",", acts)}; only Sigmoid, Tanh, Tanh are supported");
-        var wc = Const(model, lstm.Inputs[1], where, "LSTM W");
-        var rc = Const(model, lstm.Inputs[2], where, "LSTM R");
-        if (wc.Shape.Length != 3 || wc.Shape[0] != 1 || wc.Shape[1] % 4 != 0)
-            throw new CnnFixationsException($"{where}: LSTM W has shape {Shapes.Format(wc.Shape)}, expected [1,4H,E]");
-        int hidden = wc.Shape[1] / 4, embed = wc.Shape[2];
-        if (rc.Shape.Length != 3 || rc.Shape[1] != 4 * hidden || rc.Shape[2] != hidden)
-            throw new CnnFixationsException($"{where}: LSTM R has shape {Shapes.Format(rc.Shape)}, expected [1,{4 * hidden},{hidden}]");
-        float[] bOnnx = lstm.InputOrNull(3) is { } bName ? Const(model, bName, where, "LSTM B").ToFloats() : new float[8 * hidden];
-        if (bOnnx.Length != 8 * hidden) throw new CnnFixationsException($"{where}: LSTM B holds {bOnnx.Length} values, expected {8 * hidden}");
-        if (lstm.InputOrNull(5) is not { } h0 || Trace(model, h0) != m.HInput || lstm.InputOrNull(6) is not { } c0 || Trace(model, c0) != m.CInput)
-            throw new CnnFixationsException($"{where}: the LSTM's initial_h and initial_c must be the inputs '{m.HInput}' and '{m.CInput}'");
-        if (lstm.Outputs.Count < 3 || Trace(model, m.HOutput) != lstm.Outputs[1] && Trace(model, m.HOutput) != lstm.Outputs[0] || Trace(model, m.COutput) != lstm.Outputs[2])
-            throw new CnnFixationsException($"{where}: '{m.HOutput}' and '{m.COutput}' must be the LSTM's Y_h and Y_c outputs");
-
-        // Gates reordered from ONNX's i, o, f, c to i, f, g, o.
-        float[] wSrc = wc.ToFloats(), rSrc = rc.ToFloats();
-        var w = new float[4 * hidden * embed];
-        var r = new float[4 * hidden * hidden];
-        var b = new double[4 * hidden];
-        for (int gate = 0; gate < 4; gate++)
-        {
-            int block = OnnxBlockOfGate[gate];
-            Array.Copy(wSrc, block * hidden * embed, w, gate * hidden * embed, hidden * embed);
-            Array.Copy(rSrc, block * hidden * hidden, r, gate * hidden * hidden, hidden * hidden);
-            for (int k = 0; k < hidden; k++) b[gate * hidden + k] = (double)bOnnx[block * hidden + k] + bOnnx[4 * hidden + block * hidden + k];
-        }
+        float[] w, r;
+        double[] b;
+        int hidden, embed;
+        string xTensor;
+        string[] hiddenTensors;
+        if (lstms.Count == 1) (w, r, b, hidden, embed, xTensor, hiddenTensors) = FromLstmOp(model, m, lstms[0], where);
+        else if (lstms.Count == 0 && WrittenCell(model, m) is { } cell) (w, r, b, hidden, embed, xTensor, hiddenTensors) = cell;
+        else throw new CnnFixationsException($"{where} is not an LSTM captioner step: it holds {lstms.Count} LSTM ops and no LSTM cell written out in MatMul/Gemm, Sigmoid, Tanh, Mul and Add; one LSTM is needed");
 
         // The LSTM input: Gather(embedding, word) [+ image embedding of the feature].
         float[]? embedding = null;
         LinearLayer? image = null;
         var terms = new List<string>();
-        CollectAddTerms(model, Trace(model, lstm.Inputs[0]), terms);
+        CollectAddTerms(model, Trace(model, xTensor), terms);
         foreach (var term in terms)
         {
             var p = model.Producer(term);
@@ -197,11 +170,136 @@ public sealed class LstmDecoder
         }
 
         // The output layer: logits = Linear(h), h from the LSTM's Y or Y_h.
-        if (!TryLinear(model, Trace(model, m.LogitsOutput), out var output, out var hs) || (Trace(model, hs) != lstm.Outputs[0] && Trace(model, hs) != lstm.Outputs[1]) || output.Tanh)
+        if (!TryLinear(model, Trace(model, m.LogitsOutput), out var output, out var hs) || !hiddenTensors.Contains(Trace(model, hs)) || output.Tanh)
             throw new CnnFixationsException($"{where}: the logits '{m.LogitsOutput}' must be a linear layer (Gemm, or MatMul + Add) of the LSTM's hidden state");
         if (output.In != hidden) throw new CnnFixationsException($"{where}: the output layer reads {output.In} values, the LSTM has {hidden} hidden units");
         if (embedding.Length / embed < 1) throw new CnnFixationsException($"{where}: the word embedding is empty");
         return new LstmDecoder(embedding, embed, image, initH, initC, w, r, b, hidden, output, featureSize);
+    }
+
+    private static (float[] W, float[] R, double[] B, int Hidden, int Embed, string X, string[] HiddenTensors) FromLstmOp(OnnxModel model, CaptionerManifest m, GraphNode lstm, string where)
+    {
+        var a = lstm.Attributes;
+        if (a.GetString("direction", "forward") != "forward" || a.Has("clip") || a.GetInt("input_forget", 0) != 0 || a.GetInt("layout", 0) != 0 || lstm.InputOrNull(7) != null)
+            throw new CnnFixationsException($"{where}: {lstm.Describe()} must be a plain forward LSTM (no clip, input_forget, layout or peepholes)");
+        if (a.Protos.FirstOrDefault(x => x.Name == "activations") is { } actProto && actProto.Strings.Select(x => x.ToStringUtf8()).ToArray() is { Length: > 0 } acts
+            && !acts.SequenceEqual(new[] { "Sigmoid", "Tanh", "Tanh" }))
+            throw new CnnFixationsException($"{where}: {lstm.Describe()} uses activations {string.Join(",", acts)}; only Sigmoid, Tanh, Tanh are supported");
+        var wc = Const(model, lstm.Inputs[1], where, "LSTM W");
+        var rc = Const(model, lstm.Inputs[2], where, "LSTM R");
+        if (wc.Shape.Length != 3 || wc.Shape[0] != 1 || wc.Shape[1] % 4 != 0)
+            throw new CnnFixationsException($"{where}: LSTM W has shape {Shapes.Format(wc.Shape)}, expected [1,4H,E]");
+        int hidden = wc.Shape[1] / 4, embed = wc.Shape[2];
+        if (rc.Shape.Length != 3 || rc.Shape[1] != 4 * hidden || rc.Shape[2] != hidden)
+            throw new CnnFixationsException($"{where}: LSTM R has shape {Shapes.Format(rc.Shape)}, expected [1,{4 * hidden},{hidden}]");
+        float[] bOnnx = lstm.InputOrNull(3) is { } bName ? Const(model, bName, where, "LSTM B").ToFloats() : new float[8 * hidden];
+        if (bOnnx.Length != 8 * hidden) throw new CnnFixationsException($"{where}: LSTM B holds {bOnnx.Length} values, expected {8 * hidden}");
+        if (lstm.InputOrNull(5) is not { } h0 || Trace(model, h0) != m.HInput || lstm.InputOrNull(6) is not { } c0 || Trace(model, c0) != m.CInput)
+            throw new CnnFixationsException($"{where}: the LSTM's initial_h and initial_c must be the inputs '{m.HInput}' and '{m.CInput}'");
+        if (lstm.Outputs.Count < 3 || Trace(model, m.HOutput) != lstm.Outputs[1] && Trace(model, m.HOutput) != lstm.Outputs[0] || Trace(model, m.COutput) != lstm.Outputs[2])
+            throw new CnnFixationsException($"{where}: '{m.HOutput}' and '{m.COutput}' must be the LSTM's Y_h and Y_c outputs");
+
+        // Gates reordered from ONNX's i, o, f, c to i, f, g, o.
+        float[] wSrc = wc.ToFloats(), rSrc = rc.ToFloats();
+        var w = new float[4 * hidden * embed];
+        var r = new float[4 * hidden * hidden];
+        var b = new double[4 * hidden];
+        for (int gate = 0; gate < 4; gate++)
+        {
+            int block = OnnxBlockOfGate[gate];
+            Array.Copy(wSrc, block * hidden * embed, w, gate * hidden * embed, hidden * embed);
+            Array.Copy(rSrc, block * hidden * hidden, r, gate * hidden * hidden, hidden * hidden);
+            for (int k = 0; k < hidden; k++) b[gate * hidden + k] = (double)bOnnx[block * hidden + k] + bOnnx[4 * hidden + block * hidden + k];
+        }
+        return (w, r, b, hidden, embed, lstm.Inputs[0], new[] { lstm.Outputs[0], lstm.Outputs[1] });
+    }
+
+    /// <summary>
+    /// The cell written out: h_out = Sigmoid(o) * Tanh(c_out), c_out = Sigmoid(f) * c + Sigmoid(i) * Tanh(g), each gate
+    /// pre-activation a linear layer of the input x plus one of h (biases summed), either one output of a Split of
+    /// all four or its own sum. Null when the graph is not of that form.
+    /// </summary>
+    private static (float[] W, float[] R, double[] B, int Hidden, int Embed, string X, string[] HiddenTensors)? WrittenCell(OnnxModel model, CaptionerManifest m)
+    {
+        string h1 = Trace(model, m.HOutput), c1 = Trace(model, m.COutput), cIn = Trace(model, m.CInput);
+        if (model.Producer(h1) is not { OpType: "Mul" } hMul) return null;
+        var (oSig, tanhC) = Pair(model, hMul, "Sigmoid", "Tanh");
+        if (oSig == null || tanhC == null || Trace(model, tanhC.Inputs[0]) != c1) return null;
+        if (model.Producer(c1) is not { OpType: "Add" } cAdd) return null;
+        GraphNode? fSig = null, iSig = null, gTanh = null;
+        foreach (var term in cAdd.Inputs)
+        {
+            if (model.Producer(Trace(model, term)) is not { OpType: "Mul" } mul) return null;
+            string a = Trace(model, mul.Inputs[0]), bb = Trace(model, mul.Inputs[1]);
+            if (a == cIn || bb == cIn)
+            {
+                fSig = model.Producer(a == cIn ? bb : a);
+                if (fSig?.OpType != "Sigmoid") return null;
+            }
+            else
+            {
+                var (s, t) = Pair(model, mul, "Sigmoid", "Tanh");
+                if (s == null || t == null) return null;
+                (iSig, gTanh) = (s, t);
+            }
+        }
+        if (fSig == null || iSig == null || gTanh == null) return null;
+        var pre = new[] { iSig, fSig, gTanh, oSig }.Select(n => Trace(model, n.Inputs[0])).ToArray(); // i, f, g, o
+        var parts = new (float[] W, float[] R, double[] B, int Rows, string X)?[4];
+        var split = model.Producer(pre[0]);
+        if (split is { OpType: "Split" } && split.Outputs.Count == 4 && pre.All(t => model.Producer(t) == split))
+        {
+            if (GateLinears(model, split.Inputs[0], m.HInput) is not { } all || all.Rows % 4 != 0) return null;
+            int n4 = all.Rows / 4;
+            for (int gate = 0; gate < 4; gate++)
+            {
+                int block = split.Outputs.ToList().IndexOf(pre[gate]);
+                parts[gate] = (Rows(all.W, block * n4, n4), Rows(all.R, block * n4, n4), all.B.Skip(block * n4).Take(n4).ToArray(), n4, all.X);
+            }
+        }
+        else
+            for (int gate = 0; gate < 4; gate++) parts[gate] = GateLinears(model, pre[gate], m.HInput);
+        if (parts.Any(p => p == null)) return null;
+        int hidden = parts[0]!.Value.Rows;
+        string x = parts[0]!.Value.X;
+        if (parts.Any(p => p!.Value.Rows != hidden || p.Value.X != x)) return null;
+        int embed = parts[0]!.Value.W.Length / hidden;
+        if (parts.Any(p => p!.Value.R.Length != hidden * hidden || p.Value.W.Length != hidden * embed)) return null;
+        var w = parts.SelectMany(p => p!.Value.W).ToArray();
+        var r = parts.SelectMany(p => p!.Value.R).ToArray();
+        var b = parts.SelectMany(p => p!.Value.B).ToArray();
+        return (w, r, b, hidden, embed, x, new[] { h1 });
+
+        static float[] Rows(float[] m, int start, int count) => m.Skip(start * (m.Length / (4 * count))).Take(count * (m.Length / (4 * count))).ToArray();
+    }
+
+    /// <summary>A gate pre-activation Linear(x) + Linear(h): the x and h weights, the summed bias and the x tensor.</summary>
+    private static (float[] W, float[] R, double[] B, int Rows, string X)? GateLinears(OnnxModel model, string tensor, string hInput)
+    {
+        var terms = new List<string>();
+        CollectAddTerms(model, Trace(model, tensor), terms);
+        if (terms.Count != 2) return null;
+        LinearLayer? wx = null, wh = null;
+        string? x = null;
+        foreach (var t in terms)
+        {
+            if (!TryLinear(model, t, out var lin, out var src)) return null;
+            if (Trace(model, src) == hInput) wh = lin;
+            else { wx = lin; x = src; }
+        }
+        if (wx == null || wh == null || x == null || wx.Out != wh.Out) return null;
+        var b = new double[wx.Out];
+        for (int k = 0; k < b.Length; k++) b[k] = (double)wx.Bias[k] + wh.Bias[k];
+        return (wx.Weight, wh.Weight, b, wx.Out, x);
+    }
+
+    private static (GraphNode? A, GraphNode? B) Pair(OnnxModel model, GraphNode mul, string aOp, string bOp)
+    {
+        var p0 = model.Producer(Trace(model, mul.Inputs[0]));
+        var p1 = model.Producer(Trace(model, mul.Inputs[1]));
+        if (p0?.OpType == aOp && p1?.OpType == bOp) return (p0, p1);
+        if (p1?.OpType == aOp && p0?.OpType == bOp) return (p1, p0);
+        return (null, null);
     }
 
     private static LinearLayer InitLayer(OnnxModel model, string tensor, string feature, int hidden, string where)

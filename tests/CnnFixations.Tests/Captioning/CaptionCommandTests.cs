@@ -26,6 +26,7 @@ public class CaptionCommandTests
     [Theory]
     [InlineData("first-step")]
     [InlineData("initial-state")]
+    [InlineData("written-cell")]
     public void Captions_an_image_writes_every_output_and_is_deterministic(string entry)
     {
         string dir = TestPaths.NewTempDir(), outDir = Path.Combine(dir, "out");
