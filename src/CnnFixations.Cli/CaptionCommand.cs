@@ -30,21 +30,22 @@ internal static class CaptionCommand
         var sigma = new Option<double>("--sigma") { Description = "Gaussian blur of the heat maps, in original-image pixels.", DefaultValueFactory = _ => 20.0 };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map in the overlays (0..1).", DefaultValueFactory = _ => 0.5 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
+        var skipExisting = new Option<bool>("--skip-existing") { Description = "Skip images whose <stem>.json already exists in --out (resume an interrupted run)." };
         var command = new Command("caption", "Caption images with a CNN-LSTM captioner and explain every word by CNN Fixations: " +
             "each word's logit is walked back through the LSTM to the image feature and down the CNN to the pixels.")
         {
-            images, model, outDir, json, maxWords, report, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet,
+            images, model, outDir, json, maxWords, report, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet, skipExisting,
         };
         command.SetAction(parse => new CaptionRun(
             parse.GetValue(images) ?? Array.Empty<string>(), parse.GetValue(model), parse.GetValue(outDir), parse.GetValue(json),
             parse.GetValue(maxWords), parse.GetValue(report), parse.GetValue(cellOnly), parse.GetValue(contributionShare), parse.GetValue(recursive), parse.GetValue(jobs),
-            parse.GetValue(sigma), parse.GetValue(alpha), parse.GetValue(quiet), stdout, stderr).Execute());
+            parse.GetValue(sigma), parse.GetValue(alpha), parse.GetValue(quiet), parse.GetValue(skipExisting), stdout, stderr).Execute());
         return command;
     }
 }
 
 internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, bool report, bool cellOnly, double share,
-    bool recursive, int jobs, double sigma, double alpha, bool quiet, TextWriter stdout, TextWriter stderr)
+    bool recursive, int jobs, double sigma, double alpha, bool quiet, bool skipExisting, TextWriter stdout, TextWriter stderr)
 {
     private readonly TextWriter _info = json == "-" ? stderr : stdout;
     private Captioner _captioner = null!;
@@ -63,6 +64,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         if (!(sigma > 0) || sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
         if (alpha is < 0 or > 1 || double.IsNaN(alpha)) throw new UsageException("--alpha must be between 0 and 1");
         if (report && outDir == null) throw new UsageException("--report needs --out (the page links the pictures written there)");
+        if (skipExisting && outDir == null) throw new UsageException("--skip-existing needs --out (it skips images whose outputs exist there)");
         _maps = MapOptions.Default with { Sigma = sigma };
         var files = InputFiles.Expand(images, recursive);
         bool batch = files.Count > 1 || images.Any(Directory.Exists) || images.Any(i => i.IndexOfAny(new[] { '*', '?' }) >= 0);
@@ -77,18 +79,32 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         if (json is { } jp && jp != "-" && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(jp))))
             throw new CnnFixationsException($"cannot write --json '{jp}': its folder does not exist");
 
-        var outcomes = new ImageOutcome[files.Count];
+        var outcomes = new ImageOutcome?[files.Count];
         var sw = Stopwatch.StartNew();
-        using (var progress = BatchProgress.Create(batch && !quiet, files.Count, _info))
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
         {
+            e.Cancel = true;
+            if (!cancel.IsCancellationRequested) stderr.WriteLine("interrupted: finishing the images in flight ...");
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            using var progress = BatchProgress.Create(batch && !quiet, files.Count, _info);
             if (!batch) outcomes[0] = Process(files[0], !quiet);
-            else Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = workers }, i =>
+            else Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = workers }, (i, state) =>
             {
+                if (cancel.IsCancellationRequested) { state.Stop(); return; }
                 outcomes[i] = Process(files[i], false);
-                progress.Report(outcomes[i]);
+                progress.Report(outcomes[i]!);
             });
         }
-        var done = outcomes.ToList();
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        var done = outcomes.Where(o => o != null).Select(o => o!).ToList();
         if (outDir != null && batch)
         {
             AtomicFile.Write(Path.Combine(outDir, "results.jsonl"), stream =>
@@ -119,13 +135,15 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         int failed = done.Count(o => o.Error != null);
         if (!batch)
         {
-            if (done[0].Error is { } error) throw new CnnFixationsException(error);
+            if (done.Count == 1 && done[0].Error is { } error) throw new CnnFixationsException(error);
         }
-        else if (!quiet || failed > 0)
+        else if (!quiet || failed > 0 || cancel.IsCancellationRequested)
         {
-            _info.WriteLine($"{done.Count - failed} of {files.Count} images captioned, {failed} failed, {sw.Elapsed.TotalSeconds:F1} s");
+            _info.WriteLine($"{done.Count - failed} of {files.Count} images captioned, {failed} failed, {done.Count(o => o.Skipped)} skipped as done, {sw.Elapsed.TotalSeconds:F1} s" +
+                            (cancel.IsCancellationRequested ? $"; interrupted, {files.Count - done.Count} not started" : ""));
             foreach (var o in done.Where(o => o.Error != null)) stderr.WriteLine($"error: {o.File.Path}: {o.Error}");
         }
+        if (cancel.IsCancellationRequested) return 130;
         return failed > 0 ? CliApp.Failure : CliApp.Ok;
     }
 
@@ -134,6 +152,26 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         var outcome = new ImageOutcome { File = file };
         try
         {
+            string done = outDir == null ? "" : Path.Combine(outDir, file.OutputStem) + ".json";
+            if (skipExisting && File.Exists(done))
+            {
+                outcome.Skipped = true;
+                var bytes = File.ReadAllBytes(done);
+                outcome.Documents.Add(bytes);
+                outcome.DocumentFiles.Add(done);
+                try
+                {
+                    using var existing = JsonDocument.Parse(bytes);
+                    string caption = existing.RootElement.GetProperty("caption").GetString() ?? "";
+                    outcome.Predictions = new[] { new Prediction(-1, caption, 0) };
+                }
+                catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+                {
+                    throw new CnnFixationsException($"existing result '{done}' is unreadable ({e.Message}); delete it to caption the image again");
+                }
+                if (File.Exists(Path.Combine(outDir!, file.OutputStem) + ".caption.png")) outcome.OverlayFiles.Add(Path.Combine(outDir!, file.OutputStem) + ".caption.png");
+                return outcome;
+            }
             var sw = Stopwatch.StartNew();
             var input = ExplanationInput.FromImage(file.Path, _pre, _h, _w);
             var result = _captioner.Caption(input.Tensor, maxWords, new CaptionWalkOptions { CellPathOnly = cellOnly, ContributionShare = share });

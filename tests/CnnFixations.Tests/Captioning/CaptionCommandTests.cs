@@ -94,6 +94,26 @@ public class CaptionCommandTests
         Assert.False(File.Exists(Path.Combine(outDir, "c.json")));
     }
 
+    [Fact]
+    public void Skip_existing_keeps_finished_images_and_their_documents()
+    {
+        string dir = TestPaths.NewTempDir(), inDir = Path.Combine(dir, "in"), outDir = Path.Combine(dir, "out");
+        Directory.CreateDirectory(inDir);
+        Picture(inDir, "a.png", 1);
+        Picture(inDir, "b.png", 2);
+        Assert.Equal(0, CliRunner.Run("caption", inDir, "--model", Fixture("first-step"), "--out", outDir, "--quiet").ExitCode);
+        string a = Path.Combine(outDir, "a.json");
+        File.WriteAllText(a, File.ReadAllText(a).Replace("\"caption\":\"", "\"caption\":\"KEPT "));
+        File.Delete(Path.Combine(outDir, "b.json")); // b counts as not done
+        var r = CliRunner.Run("caption", inDir, "--model", Fixture("first-step"), "--out", outDir, "--skip-existing");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("1 skipped as done", r.Stdout);
+        var lines = File.ReadAllLines(Path.Combine(outDir, "results.jsonl"));
+        Assert.Contains("KEPT ", lines[0]);
+        Assert.DoesNotContain("KEPT ", lines[1]);
+        Assert.Equal(2, CliRunner.Run("caption", inDir, "--model", Fixture("first-step"), "--skip-existing").ExitCode);
+    }
+
     /// <summary>Copies a fixture captioner (and the encoder it names) into a temp folder so that a test can break one part.</summary>
     private static string CopyCaptioner(string entry, Action<string, JsonElementEditor> edit)
     {
