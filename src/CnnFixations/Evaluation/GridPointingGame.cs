@@ -24,8 +24,11 @@ public static class GridPointingGame
     public static PixelRect Tile(int width, int height, int k, int row, int col) =>
         new(col * width / k, row * height / k, (col + 1) * width / k - 1, (row + 1) * height / k - 1);
 
-    /// <summary>The row-major index of the tile holding pixel (x, y) (the inverse of <see cref="Tile"/>).</summary>
-    public static int TileAt(int x, int y, int width, int height, int k) => y * k / height * k + x * k / width;
+    /// <summary>
+    /// The row-major index of the tile holding pixel (x, y) (the inverse of <see cref="Tile"/>): the largest column c
+    /// with floor(c·W/k) &lt;= x is floor(((x + 1)·k - 1) / W), and likewise for the row.
+    /// </summary>
+    public static int TileAt(int x, int y, int width, int height, int k) => ((y + 1) * k - 1) / height * k + ((x + 1) * k - 1) / width;
 
     /// <summary>
     /// Up to <paramref name="count"/> collages of k x k photos. The candidates (in ground-truth file order) are
