@@ -118,7 +118,7 @@ internal static class EvaluateCommand
     {
         double threshold = s.Maps.BoxThreshold;
         if (!(threshold > 0) || threshold > 1) throw new UsageException($"--threshold must be in (0, 1], got {threshold.ToString(CultureInfo.InvariantCulture)}");
-        MethodOptions.Validate(s.Maps);
+        MethodOptions.Validate(s.Unravel, s.Maps);
         if (s.Limit is < 1) throw new UsageException("--limit must be a positive number of images");
         if (s.LabelOffset is < 0) throw new UsageException("--label-offset must be 0 or more");
         if (s.Crops == CropMode.Five) throw new UsageException("--crops five is not supported by evaluate (its label comes from ten crops); use whole or center");

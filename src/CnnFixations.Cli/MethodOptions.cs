@@ -22,7 +22,12 @@ internal sealed class MethodOptions
     public Option<bool> Bgr { get; } = new("--bgr") { Description = "Feed channels in BGR order (overrides the preset)." };
     public Option<string?> Output { get; } = new("--output") { Description = "The model output holding the class scores, when the model has several." };
     public Option<double> Sigma { get; } = new("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels.", DefaultValueFactory = _ => 20.0 };
-    public Option<string> Box { get; } = new("--box") { Description = "Box: 'points' (tight box of the kept fixation points, the paper's) or 'threshold' (largest connected region of the heat map above --box-threshold).", DefaultValueFactory = _ => "points" };
+    public Option<string> Rules { get; } = new("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
+    public Option<string> Contrast { get; } = new("--contrast") { Description = "Weighted rules: explain the target logit minus the 'mean' of the other classes' logits (default), or the target logit alone ('none').", DefaultValueFactory = _ => "mean" };
+    public Option<double> FlatShare { get; } = new("--flat-share") { Description = "Weighted rules: part (0..1) of each convolution neuron's weight shared evenly over its window; the rest goes by positive contribution.", DefaultValueFactory = _ => UnravelOptions.Default.FlatShare };
+    public Option<double> CellShare { get; } = new("--cell-share") { Description = "Weighted rules: share (0..1) of the weight kept within the input cell of the last feature-map position it came from; the walk adds detail inside each cell.", DefaultValueFactory = _ => UnravelOptions.Default.CellShare };
+    public Option<double> PointMass { get; } = new("--point-mass") { Description = "Weighted rules: the points reported are the heaviest input pixels that together hold this share of the weight.", DefaultValueFactory = _ => MapOptions.Weighted.PointMass };
+    public Option<string?> Box { get; } = new("--box") { Description = "Box: 'points' (tight box of the kept fixation points; the default of --rules paper) or 'threshold' (largest connected region of the heat map above --box-threshold; the default of --rules weighted)." };
     public Option<double> BoxThreshold { get; } = new("--box-threshold") { Description = "Fraction of the heat map's maximum for --box threshold.", DefaultValueFactory = _ => 0.5 };
     public Option<double> OutlierRadius { get; } = new("--outlier-radius") { Description = "Outlier removal radius as a fraction of the image diagonal.", DefaultValueFactory = _ => 0.1 };
     public Option<double> OutlierFraction { get; } = new("--outlier-fraction") { Description = "A point is kept when more than this fraction of all points lie within the radius.", DefaultValueFactory = _ => 0.05 };
@@ -35,6 +40,8 @@ internal sealed class MethodOptions
     public MethodOptions()
     {
         Crops.AcceptOnlyFromAmong("whole", "center", "centre", "five");
+        Rules.AcceptOnlyFromAmong("weighted", "paper");
+        Contrast.AcceptOnlyFromAmong("mean", "none");
         Box.AcceptOnlyFromAmong("points", "threshold");
         ConvPosition.AcceptOnlyFromAmong("centre", "center", "refine");
         Bn.AcceptOnlyFromAmong("folded", "raw");
@@ -42,7 +49,7 @@ internal sealed class MethodOptions
 
     public IEnumerable<Option> All => new Option[]
     {
-        Preset, Mean, Std, Scale, Bgr, Output, Crops, Sigma, Box, BoxThreshold, OutlierRadius, OutlierFraction,
+        Preset, Mean, Std, Scale, Bgr, Output, Crops, Rules, Contrast, FlatShare, CellShare, PointMass, Sigma, Box, BoxThreshold, OutlierRadius, OutlierFraction,
         FcAllPositive, ConvPosition, Bn, GlobalPoolAllPositive, MaxPixels,
     };
 
@@ -54,6 +61,10 @@ internal sealed class MethodOptions
     /// <summary>The walk's options, as <c>explain</c> passes them to the <see cref="Explainer"/>.</summary>
     public UnravelOptions Unravel(ParseResult parse) => new()
     {
+        Rules = parse.GetValue(Rules) == "paper" ? RuleFamily.Paper : RuleFamily.Weighted,
+        Contrastive = parse.GetValue(Contrast) != "none",
+        FlatShare = parse.GetValue(FlatShare),
+        CellShare = parse.GetValue(CellShare),
         FcSpatialAllPositive = parse.GetValue(FcAllPositive),
         ConvPosition = parse.GetValue(ConvPosition) == "refine" ? CnnFixations.Unravel.ConvPosition.Refine : CnnFixations.Unravel.ConvPosition.Centre,
         FoldBatchNorm = parse.GetValue(Bn) != "raw",
@@ -64,7 +75,13 @@ internal sealed class MethodOptions
     public MapOptions Maps(ParseResult parse) => new()
     {
         Sigma = parse.GetValue(Sigma),
-        Box = parse.GetValue(Box) == "threshold" ? BoxMode.Threshold : BoxMode.Points,
+        Box = parse.GetValue(Box) switch
+        {
+            "threshold" => BoxMode.Threshold,
+            "points" => BoxMode.Points,
+            _ => parse.GetValue(Rules) == "paper" ? BoxMode.Points : BoxMode.Threshold,
+        },
+        PointMass = parse.GetValue(PointMass),
         BoxThreshold = parse.GetValue(BoxThreshold),
         OutlierRadius = parse.GetValue(OutlierRadius),
         OutlierFraction = parse.GetValue(OutlierFraction),
@@ -73,9 +90,11 @@ internal sealed class MethodOptions
     public CropMode Views(ParseResult parse) =>
         parse.GetValue(Crops) switch { "five" => CropMode.Five, "center" or "centre" => CropMode.Center, _ => CropMode.Whole };
 
-    /// <summary>Usage errors for map options out of range.</summary>
-    public static void Validate(MapOptions maps)
+    /// <summary>Usage errors for walk and map options out of range.</summary>
+    public static void Validate(UnravelOptions unravel, MapOptions maps)
     {
+        if (unravel.FlatShare is not (>= 0 and <= 1) || unravel.CellShare is not (>= 0 and <= 1) || maps.PointMass is not (> 0 and <= 1))
+            throw new UsageException("--flat-share and --cell-share must lie in 0..1 and --point-mass in (0, 1]");
         if (!(maps.Sigma > 0) || maps.Sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
         if (!(maps.BoxThreshold > 0) || maps.BoxThreshold > 1) throw new UsageException("--box-threshold must be in (0, 1]");
         if (!(maps.OutlierRadius >= 0)) throw new UsageException("--outlier-radius must be 0 or more");
