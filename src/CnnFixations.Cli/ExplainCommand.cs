@@ -25,53 +25,27 @@ internal static class ExplainCommand
         method.AcceptOnlyFromAmong("fixations", "cam", "gradcam", "gradient", "all");
         var report = new Option<bool>("--report") { Description = "Also write report.html in --out: a self-contained page with one card per image (overlay, top-5, box, links), sortable and filterable." };
         var layers = new Option<bool>("--layers") { Description = "Also write the fixations of every layer, projected to the image through receptive-field centres: <stem>.layers/ and the contact sheet <stem>.layers.png." };
-        var crops = new Option<string>("--crops") { Description = "Views of the image: 'whole' (resized to the input), 'center' (short side to input*256/224, centre crop), 'five' (the authors' protocol: short side 256, four corners + centre + mirrors, points of the agreeing crops pooled).", DefaultValueFactory = _ => "whole" };
-        crops.AcceptOnlyFromAmong("whole", "center", "centre", "five");
-        var mean = new Option<string?>("--mean") { Description = "Per-channel mean subtracted after scaling, 'r,g,b' or one value (overrides the preset)." };
-        var std = new Option<string?>("--std") { Description = "Per-channel standard deviation divided by, 'r,g,b' or one value (overrides the preset)." };
-        var scaleOpt = new Option<float?>("--scale") { Description = "Factor applied to 0..255 pixel values before the mean (overrides the preset; torchvision: 1/255)." };
-        var bgr = new Option<bool>("--bgr") { Description = "Feed channels in BGR order (overrides the preset)." };
         var model = new Option<string?>("--model", "-m") { Description = $"ONNX image classifier. Default: the bundled MobileNetV2 (models/{BundledModelFile})." };
         var outDir = new Option<string?>("--out", "-o") { Description = "Folder for <stem>.overlay.png, <stem>.heatmap.png, <stem>.heatmap.npy and <stem>.json." };
         var json = new Option<string?>("--json") { Description = "Write the JSON document to FILE, or to standard output with '-'." };
         var cls = new Option<string?>("--class", "-c") { Description = "Explain this class (an output index or a label name) instead of the top-1 prediction." };
         var topK = new Option<int>("--top-k") { Description = "Explain each of the N best classes.", DefaultValueFactory = _ => 1 };
         var inputTensor = new Option<string?>("--input-tensor") { Description = "Explain a float32 [1,C,H,W] .npy tensor as the network input (no image decoding or preprocessing)." };
-        var preset = new Option<string?>("--preset") { Description = "Preprocessing: torchvision (RGB, /255, ImageNet mean/std), caffe (BGR, minus 103.939/116.779/123.68), tf (x/127.5-1). Default: the model's metadata, else torchvision." };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (line i names output i). Default: the file the model's metadata names." };
-        var output = new Option<string?>("--output") { Description = "The model output holding the class scores, when the model has several." };
-        var sigma = new Option<double?>("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels (default: 30 with --rules weighted, 20 with --rules paper)." };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map over the image in the overlay (0..1).", DefaultValueFactory = _ => 0.5 };
-        var rules = new Option<string>("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
-        rules.AcceptOnlyFromAmong("weighted", "paper");
-        var contrast = new Option<string>("--contrast") { Description = "Weighted rules: explain the target logit minus the other classes' logits weighted by their probabilities ('softmax', default), minus their plain 'mean', or the target logit alone ('none').", DefaultValueFactory = _ => "softmax" };
-        contrast.AcceptOnlyFromAmong("softmax", "mean", "none");
-        var flatShare = new Option<double>("--flat-share") { Description = "Weighted rules: part (0..1) of each convolution neuron's weight shared evenly over its window; the rest goes by positive contribution.", DefaultValueFactory = _ => UnravelOptions.Default.FlatShare };
-        var cellShare = new Option<double>("--cell-share") { Description = "Weighted rules: share (0..1) of the weight kept within the input cell of the last feature-map position it came from; the walk adds detail inside each cell.", DefaultValueFactory = _ => UnravelOptions.Default.CellShare };
-        var pointMass = new Option<double>("--fixation-mass") { Description = "Weighted rules: the fixations (and points) reported are the heaviest input pixels that together hold this share (0..1] of the weight.", DefaultValueFactory = _ => UnravelOptions.Default.FixationMass };
-        var box = new Option<string?>("--box") { Description = "Box: 'points' (tight box of the kept fixation points; the default of --rules paper) or 'threshold' (largest connected region of the heat map above --box-threshold; the default of --rules weighted)." };
-        box.AcceptOnlyFromAmong("points", "threshold");
-        var boxThreshold = new Option<double>("--box-threshold") { Description = "Fraction of the heat map's maximum for --box threshold.", DefaultValueFactory = _ => 0.5 };
-        var outlierRadius = new Option<double>("--outlier-radius") { Description = "Outlier removal radius as a fraction of the image diagonal.", DefaultValueFactory = _ => 0.1 };
-        var outlierFraction = new Option<double>("--outlier-fraction") { Description = "A point is kept when more than this fraction of all points lie within the radius.", DefaultValueFactory = _ => 0.05 };
-        var fcAllPositive = new Option<bool>("--fc-all-positive") { Description = "At the first fully connected layer after the conv layers keep every positive contribution, not only the largest." };
-        var convPosition = new Option<string>("--conv-position") { Description = "Where a Conv fixation lands in its window: 'centre' of the receptive field, or 'refine' (the largest single contribution).", DefaultValueFactory = _ => "centre" };
-        convPosition.AcceptOnlyFromAmong("centre", "center", "refine");
-        var bn = new Option<string>("--bn") { Description = "Rank a Conv followed by BatchNormalization with 'folded' weights (gamma/sigma) or 'raw' conv weights (the authors').", DefaultValueFactory = _ => "folded" };
-        bn.AcceptOnlyFromAmong("folded", "raw");
-        var globalPositive = new Option<bool>("--global-pool-all-positive") { Description = "At a global pooling keep every position with a positive activation, not only the maximum." };
-        var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images larger than this many pixels (before decoding).", DefaultValueFactory = _ => ImageLoader.DefaultMaxPixels };
         var size = new Option<string?>("--size") { Description = "Input size HxW (or N for square) for a model whose input size is not fixed." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
         var shard = new Option<string?>("--shard") { Description = "Do shard I of N (I from 0 to N-1) of the expanded image list: image k of the list goes to shard k mod N. Needs --out; 'cnn-fixations merge' joins the shards' outputs." };
+        var shared = new MethodOptions();
 
         var command = new Command("explain", "Classify images and explain each decision by CNN Fixations. " +
             "With --out, writes <stem>.overlay.png, <stem>.heatmap.png, <stem>.heatmap.npy and <stem>.json per image (mirroring the input tree), " +
             "plus results.jsonl and results.csv for the whole run.")
         {
-            images, model, outDir, json, cls, topK, inputTensor, preset, mean, std, scaleOpt, bgr, size, labels, output, recursive, jobs, skipExisting,
-            start, layers, report, method, crops, rules, contrast, flatShare, cellShare, pointMass, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet, shard,
+            images, model, outDir, json, cls, topK, inputTensor, size, labels, recursive, jobs, skipExisting,
+            start, layers, report, method, alpha, quiet, shard,
         };
+        shared.AddTo(command);
 
         command.SetAction(parse =>
         {
@@ -85,11 +59,11 @@ internal static class ExplainCommand
                 Layers = parse.GetValue(layers),
                 Report = parse.GetValue(report),
                 Method = parse.GetValue(method) ?? "fixations",
-                Crops = parse.GetValue(crops) switch { "five" => CropMode.Five, "center" or "centre" => CropMode.Center, _ => CropMode.Whole },
-                Mean = parse.GetValue(mean),
-                Std = parse.GetValue(std),
-                Scale = parse.GetValue(scaleOpt),
-                Bgr = parse.GetValue(bgr),
+                Crops = shared.Views(parse),
+                Mean = parse.GetValue(shared.Mean),
+                Std = parse.GetValue(shared.Std),
+                Scale = parse.GetValue(shared.Scale),
+                Bgr = parse.GetValue(shared.Bgr),
                 Model = parse.GetValue(model),
                 OutDir = parse.GetValue(outDir),
                 Json = parse.GetValue(json),
@@ -97,45 +71,17 @@ internal static class ExplainCommand
                 TopK = parse.GetValue(topK),
                 TopKGiven = parse.GetResult(topK) is { Implicit: false },
                 InputTensor = parse.GetValue(inputTensor),
-                Preset = parse.GetValue(preset),
+                Preset = parse.GetValue(shared.Preset),
                 Labels = parse.GetValue(labels),
-                Output = parse.GetValue(output),
+                Output = parse.GetValue(shared.Output),
                 Alpha = parse.GetValue(alpha),
-                MaxPixels = parse.GetValue(maxPixels),
+                MaxPixels = parse.GetValue(shared.MaxPixels),
                 Size = parse.GetValue(size),
                 Quiet = parse.GetValue(quiet),
                 Shard = parse.GetValue(shard) is { } shardText ? Cli.Shard.Parse(shardText) : null,
-                Unravel = new UnravelOptions
-                {
-                    Rules = parse.GetValue(rules) == "paper" ? RuleFamily.Paper : RuleFamily.Weighted,
-                    Contrast = parse.GetValue(contrast) switch { "mean" => Contrast.Mean, "none" => Contrast.None, _ => Contrast.Softmax },
-                    FlatShare = parse.GetValue(flatShare),
-                    CellShare = parse.GetValue(cellShare),
-                    FixationMass = parse.GetValue(pointMass),
-                    FcSpatialAllPositive = parse.GetValue(fcAllPositive),
-                    ConvPosition = parse.GetValue(convPosition) == "refine" ? ConvPosition.Refine : ConvPosition.Centre,
-                    FoldBatchNorm = parse.GetValue(bn) != "raw",
-                    GlobalPoolAllPositive = parse.GetValue(globalPositive),
-                },
-                Maps = new MapOptions
-                {
-                    Sigma = parse.GetValue(sigma) ?? (parse.GetValue(rules) == "paper" ? MapOptions.Default.Sigma : MapOptions.Weighted.Sigma),
-                    Box = parse.GetValue(box) switch
-                    {
-                        "threshold" => BoxMode.Threshold,
-                        "points" => BoxMode.Points,
-                        _ => parse.GetValue(rules) == "paper" ? BoxMode.Points : BoxMode.Threshold,
-                    },
-                    BoxThreshold = parse.GetValue(boxThreshold),
-                    OutlierRadius = parse.GetValue(outlierRadius),
-                    OutlierFraction = parse.GetValue(outlierFraction),
-                },
+                Unravel = shared.Unravel(parse),
+                Maps = shared.Maps(parse),
             };
-            if (settings.Unravel.FlatShare is not (>= 0 and <= 1) || settings.Unravel.CellShare is not (>= 0 and <= 1) || settings.Unravel.FixationMass is not (> 0 and <= 1))
-            {
-                stderr.WriteLine("error: --flat-share and --cell-share must lie in 0..1 and --fixation-mass in (0, 1]");
-                return 2;
-            }
             return new ExplainRun(settings, stdout, stderr).Execute();
         });
         return command;

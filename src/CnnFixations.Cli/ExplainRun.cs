@@ -505,6 +505,7 @@ internal sealed class ExplainRun
 
     private void Validate()
     {
+        MethodOptions.Validate(_s.Unravel, _s.Maps);
         if (_s.Images.FirstOrDefault(i => i.StartsWith('-') && i.Length > 1) is { } unknown)
             throw new UsageException($"unknown option '{unknown}' (see 'cnn-fixations explain --help')");
         if (_s.Images.Length == 0 && _s.InputTensor == null)
@@ -524,38 +525,11 @@ internal sealed class ExplainRun
         if (_s.Method != "fixations" && (_s.Start != null || _s.Crops == CropMode.Five))
             throw new UsageException($"--method {_s.Method} explains class logits of one view: it cannot be combined with --start or --crops five");
         if (_s.Alpha is < 0 or > 1 || double.IsNaN(_s.Alpha)) throw new UsageException($"--alpha must be between 0 and 1 (got {_s.Alpha.ToString(CultureInfo.InvariantCulture)})");
-        if (!(_s.Maps.Sigma > 0) || _s.Maps.Sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
-        if (!(_s.Maps.BoxThreshold > 0) || _s.Maps.BoxThreshold > 1) throw new UsageException("--box-threshold must be in (0, 1]");
-        if (!(_s.Maps.OutlierRadius >= 0)) throw new UsageException("--outlier-radius must be 0 or more");
-        if (!(_s.Maps.OutlierFraction >= 0) || _s.Maps.OutlierFraction >= 1) throw new UsageException("--outlier-fraction must be in [0, 1)");
         if (_s.MaxPixels < 1) throw new UsageException("--max-pixels must be positive");
     }
 
-    private Preprocessing ChoosePreprocessing(OnnxModel model)
-    {
-        var p = ModelDefaults.Preprocessing(model, _s.Preset);
-        if (_s.Mean == null && _s.Std == null && _s.Scale == null && !_s.Bgr) return p;
-        return p with
-        {
-            Name = p.Name + " (adjusted)",
-            Mean = _s.Mean != null ? ParseTriple("--mean", _s.Mean) : p.Mean,
-            Std = _s.Std != null ? ParseTriple("--std", _s.Std, positive: true) : p.Std,
-            Scale = _s.Scale ?? p.Scale,
-            Bgr = _s.Bgr || p.Bgr,
-        };
-    }
-
-    private static float[] ParseTriple(string option, string text, bool positive = false)
-    {
-        var parts = text.Split(',');
-        var values = new float[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]) || (positive && values[i] <= 0))
-                throw new UsageException($"{option} '{text}' is not one or three {(positive ? "positive " : "")}numbers such as 0.485,0.456,0.406");
-        if (values.Length == 1) return new[] { values[0], values[0], values[0] };
-        if (values.Length != 3) throw new UsageException($"{option} '{text}' needs one or three values");
-        return values;
-    }
+    private Preprocessing ChoosePreprocessing(OnnxModel model) =>
+        MethodOptions.ChoosePreprocessing(model, _s.Preset, _s.Mean, _s.Std, _s.Scale, _s.Bgr);
 
     private (int H, int W) InputSize(OnnxModel model)
     {

@@ -74,17 +74,7 @@ internal static class MergeCommand
                                  $"{(resultsOnly ? "" : " and copied the per-image files")} to {outDir}");
         }
         else
-        {
-            var report = EvaluationRows.NewReport(first.Report ?? throw new CnnFixationsException($"'{parts[0].Dir}': the run file has no report header"));
-            using var rows = new MemoryStream();
-            foreach (var e in whole)
-            {
-                report.Add(e.Lines.Select(l => EvaluationRows.Parse(l, $"'{Path.Combine(e.Dir, EvaluationRows.FileName)}'")).ToList());
-                foreach (var line in e.Lines) rows.Write(line);
-            }
-            EvaluateCommand.WriteOutputs(report, outDir, stdout, manifest, rows.ToArray());
-            if (!quiet) stdout.WriteLine($"merged {parts.Count} folders, {whole.Count} images; wrote evaluation.json, evaluation.csv and evaluation.md to {outDir}");
-        }
+            throw new CnnFixationsException("merging evaluate outputs is not supported in this version: evaluate has no --shard (its grid pointing game and randomization check need every image)");
         return CliApp.Ok;
     }
 

@@ -13,6 +13,8 @@ public static class SaliencyMethods
             ["cam"] = _ => new CamMethod(),
             ["gradcam"] = _ => new GradCamMethod(),
             ["gradient"] = _ => new GradientMethod(),
+            ["center"] = _ => new CenterGaussianMethod(),
+            ["whole-image"] = _ => new WholeImageMethod(),
         };
 
     /// <summary>The names, comma-separated, for messages.</summary>

@@ -182,6 +182,22 @@ public sealed class OnnxModel
     /// <summary>All tensor names that nodes produce, in topological order.</summary>
     public IEnumerable<string> ProducedTensors() => Nodes.SelectMany(n => n.Outputs).Where(o => o.Length > 0);
 
+    /// <summary>An initializer's declaration (name, type, dimensions and data).</summary>
+    internal TensorProto Initializer(string name) => _initializers[name];
+
+    /// <summary>
+    /// A new model read from this one's graph with some initializers replaced (same names; the replacements hold
+    /// their data inline). Used by the evaluation's weight-randomization check; the original is not changed.
+    /// </summary>
+    internal OnnxModel WithInitializers(IReadOnlyDictionary<string, TensorProto> replacements)
+    {
+        var proto = Proto.Clone();
+        var inits = proto.Graph.Initializer;
+        for (int i = 0; i < inits.Count; i++)
+            if (replacements.TryGetValue(inits[i].Name, out var replacement)) inits[i] = replacement;
+        return FromBytes(proto.ToByteArray(), Path);
+    }
+
     /// <summary>Reads an initializer's values.</summary>
     internal ConstTensor ReadInitializer(string name) => TensorProtoReader.Read(_initializers[name], Directory);
 

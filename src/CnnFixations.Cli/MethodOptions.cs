@@ -1,0 +1,132 @@
+using System.CommandLine;
+using System.Globalization;
+using CnnFixations.Imaging;
+using CnnFixations.Maps;
+using CnnFixations.Unravel;
+
+namespace CnnFixations.Cli;
+
+/// <summary>
+/// The options that set how a method explains an image, shared by <c>explain</c> and <c>evaluate</c> so that both
+/// build the same <see cref="UnravelOptions"/>, <see cref="MapOptions"/>, views and preprocessing from the same
+/// flags: the unravel rules, the heat map and box, the crops and the preprocessing overrides. A new option for
+/// the method goes here (definition, and a line in <see cref="Unravel"/> or <see cref="Maps"/>) and both commands get it.
+/// </summary>
+internal sealed class MethodOptions
+{
+    public Option<string> Crops { get; } = new("--crops") { Description = "Views of the image: 'whole' (resized to the input), 'center' (short side to input*256/224, centre crop), 'five' (the authors' protocol: short side 256, four corners + centre + mirrors, points of the agreeing crops pooled).", DefaultValueFactory = _ => "whole" };
+    public Option<string?> Preset { get; } = new("--preset") { Description = "Preprocessing: torchvision (RGB, /255, ImageNet mean/std), caffe (BGR, minus 103.939/116.779/123.68), tf (x/127.5-1). Default: the model's metadata, else torchvision." };
+    public Option<string?> Mean { get; } = new("--mean") { Description = "Per-channel mean subtracted after scaling, 'r,g,b' or one value (overrides the preset)." };
+    public Option<string?> Std { get; } = new("--std") { Description = "Per-channel standard deviation divided by, 'r,g,b' or one value (overrides the preset)." };
+    public Option<float?> Scale { get; } = new("--scale") { Description = "Factor applied to 0..255 pixel values before the mean (overrides the preset; torchvision: 1/255)." };
+    public Option<bool> Bgr { get; } = new("--bgr") { Description = "Feed channels in BGR order (overrides the preset)." };
+    public Option<string?> Output { get; } = new("--output") { Description = "The model output holding the class scores, when the model has several." };
+    public Option<double?> Sigma { get; } = new("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels (default: 30 with --rules weighted, 20 with --rules paper)." };
+    public Option<string> Rules { get; } = new("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
+    public Option<string> Contrast { get; } = new("--contrast") { Description = "Weighted rules: explain the target logit minus the other classes' logits, weighted half by their probabilities and half evenly ('softmax', default; see --softmax-share), minus their plain 'mean', or the target logit alone ('none').", DefaultValueFactory = _ => "softmax" };
+    public Option<double> SoftmaxShare { get; } = new("--softmax-share") { Description = "Weighted rules with --contrast softmax: the part (0..1) of the contrast that goes by the other classes' probabilities; the rest is their plain mean.", DefaultValueFactory = _ => UnravelOptions.Default.SoftmaxShare };
+    public Option<double> FlatShare { get; } = new("--flat-share") { Description = "Weighted rules: part (0..1) of each convolution neuron's weight shared evenly over its window; the rest goes by positive contribution.", DefaultValueFactory = _ => UnravelOptions.Default.FlatShare };
+    public Option<double> CellShare { get; } = new("--cell-share") { Description = "Weighted rules: share (0..1) of the weight kept within the input cell of the last feature-map position it came from; the walk adds detail inside each cell.", DefaultValueFactory = _ => UnravelOptions.Default.CellShare };
+    public Option<double> FixationMass { get; } = new("--fixation-mass") { Description = "Weighted rules: the fixations (and points) reported are the heaviest input pixels that together hold this share (0..1] of the weight.", DefaultValueFactory = _ => UnravelOptions.Default.FixationMass };
+    public Option<string?> Box { get; } = new("--box") { Description = "Box: 'points' (tight box of the kept fixation points; the default of --rules paper) or 'threshold' (largest connected region of the heat map above --box-threshold; the default of --rules weighted)." };
+    public Option<double> BoxThreshold { get; } = new("--box-threshold") { Description = "Fraction of the heat map's maximum for --box threshold.", DefaultValueFactory = _ => 0.5 };
+    public Option<double> OutlierRadius { get; } = new("--outlier-radius") { Description = "Outlier removal radius as a fraction of the image diagonal.", DefaultValueFactory = _ => 0.1 };
+    public Option<double> OutlierFraction { get; } = new("--outlier-fraction") { Description = "A point is kept when more than this fraction of all points lie within the radius.", DefaultValueFactory = _ => 0.05 };
+    public Option<bool> FcAllPositive { get; } = new("--fc-all-positive") { Description = "At the first fully connected layer after the conv layers keep every positive contribution, not only the largest." };
+    public Option<string> ConvPosition { get; } = new("--conv-position") { Description = "Where a Conv fixation lands in its window: 'centre' of the receptive field, or 'refine' (the largest single contribution).", DefaultValueFactory = _ => "centre" };
+    public Option<string> Bn { get; } = new("--bn") { Description = "Rank a Conv followed by BatchNormalization with 'folded' weights (gamma/sigma) or 'raw' conv weights (the authors').", DefaultValueFactory = _ => "folded" };
+    public Option<bool> GlobalPoolAllPositive { get; } = new("--global-pool-all-positive") { Description = "At a global pooling keep every position with a positive activation, not only the maximum." };
+    public Option<long> MaxPixels { get; } = new("--max-pixels") { Description = "Refuse images larger than this many pixels (before decoding).", DefaultValueFactory = _ => ImageLoader.DefaultMaxPixels };
+
+    public MethodOptions()
+    {
+        Crops.AcceptOnlyFromAmong("whole", "center", "centre", "five");
+        Rules.AcceptOnlyFromAmong("weighted", "paper");
+        Contrast.AcceptOnlyFromAmong("softmax", "mean", "none");
+        Box.AcceptOnlyFromAmong("points", "threshold");
+        ConvPosition.AcceptOnlyFromAmong("centre", "center", "refine");
+        Bn.AcceptOnlyFromAmong("folded", "raw");
+    }
+
+    public IEnumerable<Option> All => new Option[]
+    {
+        Preset, Mean, Std, Scale, Bgr, Output, Crops, Rules, Contrast, SoftmaxShare, FlatShare, CellShare, FixationMass, Sigma, Box, BoxThreshold, OutlierRadius, OutlierFraction,
+        FcAllPositive, ConvPosition, Bn, GlobalPoolAllPositive, MaxPixels,
+    };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in All) command.Options.Add(o);
+    }
+
+    /// <summary>The walk's options, as <c>explain</c> passes them to the <see cref="Explainer"/>.</summary>
+    public UnravelOptions Unravel(ParseResult parse) => new()
+    {
+        Rules = parse.GetValue(Rules) == "paper" ? RuleFamily.Paper : RuleFamily.Weighted,
+        Contrast = parse.GetValue(Contrast) switch { "mean" => CnnFixations.Unravel.Contrast.Mean, "none" => CnnFixations.Unravel.Contrast.None, _ => CnnFixations.Unravel.Contrast.Softmax },
+        SoftmaxShare = parse.GetValue(SoftmaxShare),
+        FlatShare = parse.GetValue(FlatShare),
+        CellShare = parse.GetValue(CellShare),
+        FixationMass = parse.GetValue(FixationMass),
+        FcSpatialAllPositive = parse.GetValue(FcAllPositive),
+        ConvPosition = parse.GetValue(ConvPosition) == "refine" ? CnnFixations.Unravel.ConvPosition.Refine : CnnFixations.Unravel.ConvPosition.Centre,
+        FoldBatchNorm = parse.GetValue(Bn) != "raw",
+        GlobalPoolAllPositive = parse.GetValue(GlobalPoolAllPositive),
+    };
+
+    /// <summary>The heat-map and box options.</summary>
+    public MapOptions Maps(ParseResult parse) => new()
+    {
+        Sigma = parse.GetValue(Sigma) ?? (parse.GetValue(Rules) == "paper" ? MapOptions.Default.Sigma : MapOptions.Weighted.Sigma),
+        Box = parse.GetValue(Box) switch
+        {
+            "threshold" => BoxMode.Threshold,
+            "points" => BoxMode.Points,
+            _ => parse.GetValue(Rules) == "paper" ? BoxMode.Points : BoxMode.Threshold,
+        },
+        BoxThreshold = parse.GetValue(BoxThreshold),
+        OutlierRadius = parse.GetValue(OutlierRadius),
+        OutlierFraction = parse.GetValue(OutlierFraction),
+    };
+
+    public CropMode Views(ParseResult parse) =>
+        parse.GetValue(Crops) switch { "five" => CropMode.Five, "center" or "centre" => CropMode.Center, _ => CropMode.Whole };
+
+    /// <summary>Usage errors for walk and map options out of range.</summary>
+    public static void Validate(UnravelOptions unravel, MapOptions maps)
+    {
+        if (unravel.FlatShare is not (>= 0 and <= 1) || unravel.CellShare is not (>= 0 and <= 1) || unravel.SoftmaxShare is not (>= 0 and <= 1) || unravel.FixationMass is not (> 0 and <= 1))
+            throw new UsageException("--flat-share, --cell-share and --softmax-share must lie in 0..1 and --fixation-mass in (0, 1]");
+        if (!(maps.Sigma > 0) || maps.Sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
+        if (!(maps.BoxThreshold > 0) || maps.BoxThreshold > 1) throw new UsageException("--box-threshold must be in (0, 1]");
+        if (!(maps.OutlierRadius >= 0)) throw new UsageException("--outlier-radius must be 0 or more");
+        if (!(maps.OutlierFraction >= 0) || maps.OutlierFraction >= 1) throw new UsageException("--outlier-fraction must be in [0, 1)");
+    }
+
+    /// <summary>The preset (or the model's metadata, else torchvision) adjusted by --mean, --std, --scale and --bgr.</summary>
+    public static Preprocessing ChoosePreprocessing(Onnx.OnnxModel model, string? preset, string? mean, string? std, float? scale, bool bgr)
+    {
+        var p = ModelDefaults.Preprocessing(model, preset);
+        if (mean == null && std == null && scale == null && !bgr) return p;
+        return p with
+        {
+            Name = p.Name + " (adjusted)",
+            Mean = mean != null ? ParseTriple("--mean", mean) : p.Mean,
+            Std = std != null ? ParseTriple("--std", std, positive: true) : p.Std,
+            Scale = scale ?? p.Scale,
+            Bgr = bgr || p.Bgr,
+        };
+    }
+
+    private static float[] ParseTriple(string option, string text, bool positive = false)
+    {
+        var parts = text.Split(',');
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]) || (positive && values[i] <= 0))
+                throw new UsageException($"{option} '{text}' is not one or three {(positive ? "positive " : "")}numbers such as 0.485,0.456,0.406");
+        if (values.Length == 1) return new[] { values[0], values[0], values[0] };
+        if (values.Length != 3) throw new UsageException($"{option} '{text}' needs one or three values");
+        return values;
+    }
+}
