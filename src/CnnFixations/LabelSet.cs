@@ -7,12 +7,16 @@ public sealed class LabelSet
 {
     private readonly string[] _names;
 
+    /// <summary>The names in output order.</summary>
     public LabelSet(IEnumerable<string> names) => _names = names.ToArray();
 
+    /// <summary>How many names there are.</summary>
     public int Count => _names.Length;
 
+    /// <summary>The name of output <paramref name="index"/>, or null past the end.</summary>
     public string? this[int index] => index >= 0 && index < _names.Length ? _names[index] : null;
 
+    /// <summary>One name per line of the text file at <paramref name="path"/>.</summary>
     public static LabelSet Load(string path)
     {
         if (!File.Exists(path)) throw new CnnFixationsException($"labels file '{path}' not found");
