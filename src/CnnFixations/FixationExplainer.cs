@@ -77,7 +77,7 @@ public sealed record ExplanationTimings(double DecodeMs, double PreprocessMs, do
 /// <param name="KeptPoints">The points that survive outlier removal.</param>
 /// <param name="Box">[xmin, ymin, xmax, ymax], or null when no point survives outlier removal.</param>
 /// <param name="HeatMap">Row-major <c>Image.Height</c> x <c>Image.Width</c> density of the kept points, maximum 1 (all 0 without points).</param>
-/// <param name="Warnings">Problems that did not stop the explanation (NaN or infinite weights or activations on the walk).</param>
+/// <param name="Warnings">Problems that did not stop the explanation: a labels file named by the model but missing, NaN or infinite weights or activations on the walk.</param>
 /// <param name="Timings">Where the time went.</param>
 /// <param name="Walk">The walk itself: the fixations of every tensor it went through.</param>
 public sealed record ImageExplanation(
@@ -151,6 +151,8 @@ public sealed record ImageExplanation(
 public sealed class FixationExplainer : IDisposable
 {
     private readonly Explainer _explainer;
+    private readonly string[] _labelsWarning = Array.Empty<string>();
+    private readonly int _declaredClasses;
     private int _disposed;
 
     private FixationExplainer(OnnxModel model, FixationExplainerOptions options)
@@ -160,6 +162,9 @@ public sealed class FixationExplainer : IDisposable
         LabelSet? labels = options.LabelsPath != null ? LabelSet.Load(options.LabelsPath) : null;
         _explainer = new Explainer(model, options.Walk, options.OutputName, options.IntraOpThreads);
         if (labels != null) _explainer.Labels = labels;
+        else if (LabelSet.MissingFileWarning(model) is { } warning) _labelsWarning = new[] { warning };
+        var shape = _explainer.TensorShape(_explainer.LogitsTensor);
+        _declaredClasses = shape is { Length: > 0 } && shape.All(d => d > 0) ? shape.Aggregate(1, (a, d) => a * d) : int.MaxValue;
         Preprocessing = preprocessing;
         InputHeight = size.Height;
         InputWidth = size.Width;
@@ -246,6 +251,8 @@ public sealed class FixationExplainer : IDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (options.TopPredictions < 1) throw new ArgumentOutOfRangeException(nameof(options), options.TopPredictions, "TopPredictions must be at least 1");
+        // A class that does not exist is reported before the image is run.
+        int? requested = options.Class != null ? LabelSet.Resolve(options.Class, _explainer.Labels, _declaredClasses) : null;
         var sw = Stopwatch.StartNew();
         var input = ExplanationInput.FromImage(path, image, Preprocessing, InputHeight, InputWidth);
         double preprocessMs = sw.Elapsed.TotalMilliseconds;
@@ -254,9 +261,7 @@ public sealed class FixationExplainer : IDisposable
         using var forward = _explainer.Forward(input.Tensor);
         double forwardMs = sw.Elapsed.TotalMilliseconds;
         var logits = forward[_explainer.LogitsTensor].Data;
-        int target = options.Class != null
-            ? LabelSet.Resolve(options.Class, _explainer.Labels, logits.Length)
-            : Explainer.TopClasses(logits, 1)[0];
+        int target = requested ?? Explainer.TopClasses(logits, 1)[0];
 
         sw.Restart();
         var walk = _explainer.Unravel(forward, target, forwardMs);
@@ -269,7 +274,7 @@ public sealed class FixationExplainer : IDisposable
         return new ImageExplanation(
             path, image, _explainer.Predict(logits, Math.Min(options.TopPredictions, logits.Length)),
             target, walk.TargetLabel, walk.TargetLogit,
-            map.Points, map.KeptPoints, map.Box, map.Heat, walk.Warnings,
+            map.Points, map.KeptPoints, map.Box, map.Heat, _labelsWarning.Concat(walk.Warnings).ToArray(),
             new ExplanationTimings(decodeMs, preprocessMs, forwardMs, unravelMs, mapMs, total.Elapsed.TotalMilliseconds),
             walk.Fixations);
     }
