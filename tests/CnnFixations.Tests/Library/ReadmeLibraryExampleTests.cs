@@ -66,6 +66,9 @@ public class ReadmeLibraryExampleTests
                     <TargetFramework>net10.0</TargetFramework>
                     <ImplicitUsings>enable</ImplicitUsings>
                     <Nullable>enable</Nullable>
+                    <!-- This machine's natives only (as the README advises), not every platform's. -->
+                    <RuntimeIdentifier>$(NETCoreSdkRuntimeIdentifier)</RuntimeIdentifier>
+                    <SelfContained>false</SelfContained>
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="CnnFixations" Version="{version}" />
