@@ -37,14 +37,14 @@ public sealed record FixationExplainerOptions
 /// <summary>What one call to <see cref="FixationExplainer.Explain(string, ExplainOptions?)"/> explains and how.</summary>
 public sealed record ExplainOptions
 {
-    /// <summary>Explain the top-1 class with the specification's map options.</summary>
+    /// <summary>Explain the top-1 class with the default map options of the walk's rules.</summary>
     public static readonly ExplainOptions Default = new();
 
     /// <summary>The class to explain: an output index ("283") or a label or one of its synonyms ("tiger cat"); null: the top-1 class.</summary>
     public string? Class { get; init; }
 
-    /// <summary>How the fixations become a heat map and a box.</summary>
-    public MapOptions Maps { get; init; } = MapOptions.Default;
+    /// <summary>How the fixations become a heat map and a box; null: the defaults of the walk's rules (<see cref="MapOptions.Weighted"/> or <see cref="MapOptions.Default"/>).</summary>
+    public MapOptions? Maps { get; init; }
 
     /// <summary>How many of the best classes <see cref="ImageExplanation.Predictions"/> lists.</summary>
     public int TopPredictions { get; init; } = 5;
@@ -268,7 +268,7 @@ public sealed class FixationExplainer : IDisposable
         double unravelMs = sw.Elapsed.TotalMilliseconds;
 
         sw.Restart();
-        var map = FixationMap.Build(walk.Fixations.Input, input, options.Maps);
+        var map = FixationMap.Build(walk, input, options.Maps);
         double mapMs = sw.Elapsed.TotalMilliseconds;
 
         return new ImageExplanation(

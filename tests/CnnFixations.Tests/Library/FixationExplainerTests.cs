@@ -19,7 +19,7 @@ public class FixationExplainerTests
         using var reference = new Explainer(model);
         var input = ExplanationInput.FromImage(Cat, Preprocessing.FromMetadata(model.Metadata)!, 224, 224);
         var walk = reference.Explain(input.Tensor);
-        var map = FixationMap.Build(walk.Fixations.Input, input);
+        var map = FixationMap.Build(walk, input);
 
         Assert.Equal(walk.Target, e.Target);
         Assert.Equal(286, e.Target); // Egyptian cat (1001 outputs, 0 = background)
