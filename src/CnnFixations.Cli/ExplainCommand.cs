@@ -63,13 +63,14 @@ internal static class ExplainCommand
         var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images larger than this many pixels (before decoding).", DefaultValueFactory = _ => ImageLoader.DefaultMaxPixels };
         var size = new Option<string?>("--size") { Description = "Input size HxW (or N for square) for a model whose input size is not fixed." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
+        var shard = new Option<string?>("--shard") { Description = "Do shard I of N (I from 0 to N-1) of the expanded image list: image k of the list goes to shard k mod N. Needs --out; 'cnn-fixations merge' joins the shards' outputs." };
 
         var command = new Command("explain", "Classify images and explain each decision by CNN Fixations. " +
             "With --out, writes <stem>.overlay.png, <stem>.heatmap.png, <stem>.heatmap.npy and <stem>.json per image (mirroring the input tree), " +
             "plus results.jsonl and results.csv for the whole run.")
         {
             images, model, outDir, json, cls, topK, inputTensor, preset, mean, std, scaleOpt, bgr, size, labels, output, recursive, jobs, skipExisting,
-            start, layers, report, method, crops, rules, contrast, flatShare, cellShare, pointMass, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
+            start, layers, report, method, crops, rules, contrast, flatShare, cellShare, pointMass, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet, shard,
         };
 
         command.SetAction(parse =>
@@ -103,6 +104,7 @@ internal static class ExplainCommand
                 MaxPixels = parse.GetValue(maxPixels),
                 Size = parse.GetValue(size),
                 Quiet = parse.GetValue(quiet),
+                Shard = parse.GetValue(shard) is { } shardText ? Cli.Shard.Parse(shardText) : null,
                 Unravel = new UnravelOptions
                 {
                     Rules = parse.GetValue(rules) == "paper" ? RuleFamily.Paper : RuleFamily.Weighted,
@@ -169,6 +171,7 @@ internal sealed record ExplainSettings
     public long MaxPixels { get; init; } = ImageLoader.DefaultMaxPixels;
     public string? Size { get; init; }
     public bool Quiet { get; init; }
+    public Shard? Shard { get; init; }
     public UnravelOptions Unravel { get; init; } = UnravelOptions.Default;
     public MapOptions Maps { get; init; } = MapOptions.Default;
 }
