@@ -21,6 +21,7 @@ public static class CliApp
         root.Subcommands.Add(MergeCommand.Create(stdout, stderr));
         root.Subcommands.Add(CaptionCommand.Create(stdout, stderr));
         root.Subcommands.Add(CollagesCommand.Create(stdout, stderr));
+        NumericOptions.Apply(root);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

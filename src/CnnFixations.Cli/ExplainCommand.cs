@@ -12,7 +12,7 @@ namespace CnnFixations.Cli;
 /// <summary><c>cnn-fixations explain</c>: predict, unravel, and write fixations, heat map, box and overlay.</summary>
 internal static class ExplainCommand
 {
-    public const string BundledModelFile = "mobilenet_v2_1.0_224_quant.qdq.onnx";
+    public const string BundledModelFile = ModelConventions.BundledModelFile;
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {

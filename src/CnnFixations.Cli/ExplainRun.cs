@@ -75,6 +75,9 @@ internal sealed class ExplainRun
         using var explainer = new Explainer(_model, _s.Unravel, _s.Output, intraOp, _start?.Tensor);
         _explainer = explainer;
         if (_s.Labels != null) explainer.Labels = LabelSet.Load(_s.Labels);
+        else if (LabelSet.MissingFileWarning(_model) is { } labelsWarning) _stderr.WriteLine($"warning: {labelsWarning} (give --labels FILE)");
+        // A class that does not exist is reported before any image is read or run.
+        if (_s.Class != null) LabelSet.Resolve(_s.Class, explainer.Labels, DeclaredClassCount(explainer));
         _preprocessing = ChoosePreprocessing(_model);
         (_inputH, _inputW) = InputSize(_model);
         if (_s.OutDir != null) PrepareOutDir(_s.OutDir);
@@ -456,21 +459,14 @@ internal sealed class ExplainRun
             documents.AddRange(o.Documents);
             documents.AddRange(o.DocumentFiles.Select(File.ReadAllBytes));
         }
-        byte[] bytes;
-        if (documents.Count == 1) bytes = documents[0];
-        else
+        // JSON Lines: one document per line, whatever their number.
+        using var ms = new MemoryStream();
+        foreach (var d in documents)
         {
-            using var ms = new MemoryStream();
-            ms.WriteByte((byte)'[');
-            for (int i = 0; i < documents.Count; i++)
-            {
-                if (i > 0) ms.WriteByte((byte)',');
-                var d = documents[i];
-                ms.Write(d, 0, d.Length > 0 && d[^1] == (byte)'\n' ? d.Length - 1 : d.Length);
-            }
-            ms.Write("]\n"u8);
-            bytes = ms.ToArray();
+            ms.Write(d, 0, d.Length);
+            if (d.Length == 0 || d[^1] != (byte)'\n') ms.WriteByte((byte)'\n');
         }
+        byte[] bytes = ms.ToArray();
         if (_s.Json == "-")
         {
             _stdout.Write(Encoding.UTF8.GetString(bytes));
@@ -558,6 +554,10 @@ internal sealed class ExplainRun
             return (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[^1], CultureInfo.InvariantCulture));
         throw new UsageException($"--size '{text}' is not HxW or N (positive sizes up to 16384)");
     }
+
+    /// <summary>The number of class scores known before the forward pass, or int.MaxValue when the shape is not fixed.</summary>
+    private static int DeclaredClassCount(Explainer explainer) =>
+        explainer.TensorShape(explainer.LogitsTensor) is { Length: > 0 } shape && shape.All(d => d > 0) ? shape.Aggregate(1, (a, d) => a * d) : int.MaxValue;
 
     private static void PrepareOutDir(string dir)
     {

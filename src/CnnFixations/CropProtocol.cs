@@ -25,10 +25,17 @@ public sealed record CropExplanation(ExplanationInput Crop, TensorExplanation Ex
 /// </summary>
 public static class CropProtocol
 {
+    /// <summary>The short side the image is resized to before the crops are taken.</summary>
     public const int FiveCropShortSide = 256;
 
+    /// <summary>The protocol's outcome.</summary>
+    /// <param name="Predictions">The top five of the mean of the ten crops' softmax.</param>
+    /// <param name="Label">The class explained.</param>
+    /// <param name="Unravelled">The crops that were unravelled for <paramref name="Label"/>.</param>
+    /// <param name="Points">Their fixations in original-image pixels, pooled.</param>
     public sealed record Result(IReadOnlyList<Prediction> Predictions, int Label, IReadOnlyList<CropExplanation> Unravelled, IReadOnlyList<(int X, int Y)> Points);
 
+    /// <summary>Runs the protocol on <paramref name="image"/> (read from <paramref name="path"/>, if any) for the given target class, or the protocol's label when null.</summary>
     public static Result ExplainFiveCrop(Explainer explainer, string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth, int? target)
     {
         var positions = new[] { CropPosition.TopLeft, CropPosition.TopRight, CropPosition.BottomLeft, CropPosition.BottomRight, CropPosition.Centre };

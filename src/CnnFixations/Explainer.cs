@@ -49,6 +49,11 @@ public sealed class Explainer : IDisposable
     private readonly object _constantsLock = new();
     private readonly int _threads;
 
+    /// <summary>Parses the walk's plan for <paramref name="model"/> and creates its ONNX Runtime session.</summary>
+    /// <param name="model">The classifier.</param>
+    /// <param name="options">The walk's options (default: the specification's).</param>
+    /// <param name="outputName">The class scores' output when the model has several (default: the one shaped like a classifier's).</param>
+    /// <param name="intraOpThreads">ONNX Runtime's threads per forward pass (0: its default).</param>
     /// <param name="startTensor">Walk from this tensor instead of the class logits (see <see cref="UnravelFrom"/>).</param>
     public Explainer(OnnxModel model, UnravelOptions? options = null, string? outputName = null, int intraOpThreads = 0, string? startTensor = null)
     {
@@ -76,8 +81,11 @@ public sealed class Explainer : IDisposable
 
     }
 
+    /// <summary>The classifier.</summary>
     public OnnxModel Model { get; }
+    /// <summary>The walk's options.</summary>
     public UnravelOptions Options { get; }
+    /// <summary>The class scores' tensor.</summary>
     public string LogitsTensor { get; }
     /// <summary>The tensor walks start from: the logits, or the tensor given to the constructor.</summary>
     public string StartTensor { get; }
@@ -86,6 +94,7 @@ public sealed class Explainer : IDisposable
 
     /// <summary>The tensors each forward pass fetches besides the model's outputs.</summary>
     internal IReadOnlyList<string> FetchedTensors => _fetch;
+    /// <summary>Class names (from the model's metadata unless set), or null.</summary>
     public LabelSet? Labels { get; set; }
 
     /// <summary>One line for each weight tensor the walk reads that holds NaN or infinite values.</summary>
@@ -303,6 +312,7 @@ public sealed class Explainer : IDisposable
         return new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(start);
     }
 
+    /// <summary>The number of classes in a forward pass's scores.</summary>
     public int ClassCount(IReadOnlyDictionary<string, TensorValue> forward) => forward[LogitsTensor].Length;
 
     /// <summary>The static shape of a tensor for the model's fixed input size (null when unknown).</summary>
@@ -328,6 +338,7 @@ public sealed class Explainer : IDisposable
         return result;
     }
 
+    /// <summary>The indices of the <paramref name="count"/> highest logits, highest first (ties: lower index first; NaN never).</summary>
     public static int[] TopClasses(float[] logits, int count)
     {
         var order = Enumerable.Range(0, logits.Length)
@@ -355,5 +366,6 @@ public sealed class Explainer : IDisposable
             throw new CnnFixationsException($"the input tensor has shape {Shapes.Format(input.Shape)}; a [1,C,H,W] image tensor is needed");
     }
 
+    /// <summary>Releases the ONNX Runtime session.</summary>
     public void Dispose() => _session.Dispose();
 }

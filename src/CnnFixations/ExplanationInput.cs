@@ -18,15 +18,19 @@ public sealed class ExplanationInput
         Name = name;
     }
 
+    /// <summary>The image file, or null.</summary>
     public string? ImagePath { get; }
     /// <summary>The decoded, upright original image; null for a direct tensor.</summary>
     public RgbImage? Image { get; }
+    /// <summary>The network input, [1,C,H,W].</summary>
     public TensorValue Tensor { get; }
+    /// <summary>How the input pixels map back to the original image.</summary>
     public InputGeometry Geometry { get; }
     /// <summary>Which view of the image this is ("whole", "centre", "top-left", "top-left mirrored", ...).</summary>
     public string Name { get; }
     /// <summary>Width of the original image (of the tensor for a direct tensor).</summary>
     public int Width => Geometry.ImageWidth;
+    /// <summary>Height of the original image (of the tensor for a direct tensor).</summary>
     public int Height => Geometry.ImageHeight;
 
     /// <summary>The largest network input (height x width) an image is resized to: bigger declared sizes are refused, not allocated.</summary>
@@ -39,6 +43,7 @@ public sealed class ExplanationInput
         return FromImage(path, image, preprocessing, inputHeight, inputWidth);
     }
 
+    /// <summary>The decoded <paramref name="image"/> (from <paramref name="path"/>, if any) resized whole to the model's input size, then normalized.</summary>
     public static ExplanationInput FromImage(string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -102,4 +107,16 @@ public sealed class ExplanationInput
 }
 
 /// <summary>Where a crop is taken from the resized image.</summary>
-public enum CropPosition { TopLeft, TopRight, BottomLeft, BottomRight, Centre }
+public enum CropPosition
+{
+    /// <summary>The top-left corner.</summary>
+    TopLeft,
+    /// <summary>The top-right corner.</summary>
+    TopRight,
+    /// <summary>The bottom-left corner.</summary>
+    BottomLeft,
+    /// <summary>The bottom-right corner.</summary>
+    BottomRight,
+    /// <summary>The centre.</summary>
+    Centre,
+}

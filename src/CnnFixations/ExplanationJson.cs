@@ -8,6 +8,15 @@ namespace CnnFixations;
 /// </summary>
 public static class ExplanationJson
 {
+    /// <summary>Writes the document of one fixation explanation.</summary>
+    /// <param name="w">Where the document goes.</param>
+    /// <param name="imagePath">The image file, or null for a tensor input.</param>
+    /// <param name="modelPath">The model file.</param>
+    /// <param name="modelSha256">The model file's SHA-256 (hex).</param>
+    /// <param name="input">The network input and its geometry.</param>
+    /// <param name="explanation">The walk.</param>
+    /// <param name="map">The fixations mapped to the image.</param>
+    /// <param name="totalMs">The time the whole explanation took.</param>
     /// <param name="predictions">Predictions to report instead of the explanation's own (the five-crop mean).</param>
     /// <param name="crops">For the five-crop protocol: the unravelled crops; inputFixations then lists the union of theirs.</param>
     public static void Write(Utf8JsonWriter w, string? imagePath, string modelPath, string modelSha256, ExplanationInput input,

@@ -15,11 +15,17 @@ public enum BoxMode
 /// <summary>The spec's options for turning fixations into a heat map and a box.</summary>
 public sealed record MapOptions
 {
+    /// <summary>The specification's values.</summary>
     public static readonly MapOptions Default = new();
+    /// <summary>The standard deviation of the Gaussian blur of the kept points, in original-image pixels.</summary>
     public double Sigma { get; init; } = 20;
+    /// <summary>The neighbourhood of a point for outlier removal, as a fraction of the image diagonal.</summary>
     public double OutlierRadius { get; init; } = 0.1;
+    /// <summary>The fraction of all points a point needs within <see cref="OutlierRadius"/> to be kept.</summary>
     public double OutlierFraction { get; init; } = 0.05;
+    /// <summary>How the box is drawn.</summary>
     public BoxMode Box { get; init; } = BoxMode.Points;
+    /// <summary>For <see cref="BoxMode.Threshold"/>: the fraction of the heat map's maximum.</summary>
     public double BoxThreshold { get; init; } = 0.5;
 
     /// <summary>The map settings of the weighted rules (the default): heat map of the weights, box by threshold.</summary>
@@ -39,16 +45,20 @@ public sealed class FixationMap
         Box = box;
     }
 
+    /// <summary>Width of the original image.</summary>
     public int Width { get; }
+    /// <summary>Height of the original image.</summary>
     public int Height { get; }
     /// <summary>One point per input fixation (c, y, x), in the order of the fixations, in original-image pixels.</summary>
     public IReadOnlyList<(int X, int Y)> Points { get; }
+    /// <summary>The points that survive outlier removal.</summary>
     public IReadOnlyList<(int X, int Y)> KeptPoints { get; }
     /// <summary>Row-major Height x Width map normalized to a maximum of 1.</summary>
     public float[] Heat { get; }
     /// <summary>[xmin, ymin, xmax, ymax] in original-image pixels, or null when nothing was fixated.</summary>
     public int[]? Box { get; }
 
+    /// <summary>Maps the input fixations (c, y, x) to the original image of <paramref name="input"/>, then removes outliers, blurs and boxes.</summary>
     public static FixationMap Build(FixationSet inputFixations, ExplanationInput input, MapOptions? options = null)
     {
         options ??= MapOptions.Default;
@@ -99,6 +109,7 @@ public sealed class FixationMap
         return (points, weights);
     }
 
+    /// <summary>Removes outliers from points in a width x height image, blurs the kept ones into the heat map and boxes them.</summary>
     public static FixationMap Build(IReadOnlyList<(int X, int Y)> points, int width, int height, MapOptions options)
     {
         var keep = OutlierFilter.Keep(points, width, height, options.OutlierRadius, options.OutlierFraction);

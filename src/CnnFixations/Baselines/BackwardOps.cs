@@ -268,7 +268,7 @@ internal static class BackwardOps
         }
     }
 
-    /// <summary>Adds <paramref name="scale"/> * dY to each data input, summing over broadcast axes.</summary>
+    /// <summary>Adds <paramref name="sign"/> * dY to each data input, summing over broadcast axes.</summary>
     private static void Binary(BackwardContext c, float sign)
     {
         var outShape = c.Output.Shape;

@@ -5,6 +5,7 @@ namespace CnnFixations.Imaging;
 /// <summary>Reads PNG, JPEG, BMP, WebP and GIF (first frame) files into upright RGB images.</summary>
 public static class ImageLoader
 {
+    /// <summary>The largest image (width x height, from its header) decoded unless a caller allows more.</summary>
     public const long DefaultMaxPixels = 100_000_000;
 
     /// <summary>

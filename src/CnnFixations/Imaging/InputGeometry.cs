@@ -8,6 +8,7 @@ namespace CnnFixations.Imaging;
 /// </summary>
 public sealed record InputGeometry(int ImageWidth, int ImageHeight, int ResizedWidth, int ResizedHeight, InputRegion Region)
 {
+    /// <summary>The whole image resized to the network input.</summary>
     public static InputGeometry WholeImage(int width, int height) =>
         new(width, height, width, height, new InputRegion(0, 0, width, height, false));
 

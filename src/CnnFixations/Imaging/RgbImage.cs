@@ -3,6 +3,7 @@ namespace CnnFixations.Imaging;
 /// <summary>An 8-bit RGB image: <see cref="Pixels"/> holds R, G, B interleaved, row by row, top row first.</summary>
 public sealed class RgbImage
 {
+    /// <summary>An image over <paramref name="pixels"/> (3 x width x height bytes, not copied).</summary>
     public RgbImage(int width, int height, byte[] pixels)
     {
         ArgumentNullException.ThrowIfNull(pixels);
@@ -15,7 +16,9 @@ public sealed class RgbImage
         Pixels = pixels;
     }
 
+    /// <summary>Width in pixels.</summary>
     public int Width { get; }
+    /// <summary>Height in pixels.</summary>
     public int Height { get; }
 
     /// <summary>RGB interleaved, row-major, length 3*Width*Height.</summary>

@@ -6,6 +6,7 @@ namespace CnnFixations.Maps;
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
         if (bytes.IsEmpty)

@@ -10,6 +10,9 @@ namespace CnnFixations.Maps;
 /// </summary>
 public static class LayerSheet
 {
+    /// <summary>One tensor's fixations projected to the image.</summary>
+    /// <param name="Name">The tensor.</param>
+    /// <param name="Points">Its fixations' receptive-field centres in original-image pixels.</param>
     public sealed record Layer(string Name, IReadOnlyList<(int X, int Y)> Points);
 
     private static readonly Lazy<SKTypeface?> Typeface = new(FindTypeface);

@@ -9,6 +9,10 @@ public static class OutlierFilter
     /// <summary>Coordinates are limited so that squared distances stay exact in a double.</summary>
     private const int CoordinateLimit = 1 << 25;
 
+    /// <summary>
+    /// For each point, whether it is kept: at least <paramref name="minNeighbourFraction"/> of all points lie within
+    /// <paramref name="radiusFraction"/> of the image diagonal of it.
+    /// </summary>
     public static bool[] Keep(IReadOnlyList<(int X, int Y)> points, int imageWidth, int imageHeight,
         double radiusFraction = 0.1, double minNeighbourFraction = 0.05)
     {

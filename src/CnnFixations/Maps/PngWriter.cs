@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using System.Runtime.CompilerServices;
+using System.IO.Hashing;
 
 namespace CnnFixations.Maps;
 
@@ -80,45 +80,11 @@ internal static class PngWriter
         output.Write(word);
         output.Write(type);
         output.Write(data);
-        uint crc = Crc32.Update(Crc32.Update(0xFFFFFFFFu, type), data) ^ 0xFFFFFFFFu;
-        BinaryPrimitives.WriteUInt32BigEndian(word, crc);
+        // The CRC-32 of PNG chunks (ISO 3309, as zlib's) covers the type and the data.
+        var crc = new Crc32();
+        crc.Append(type);
+        crc.Append(data);
+        BinaryPrimitives.WriteUInt32BigEndian(word, crc.GetCurrentHashAsUInt32());
         output.Write(word);
-    }
-
-    /// <summary>The CRC-32 of PNG chunks (polynomial 0xEDB88320, reflected), eight bytes per step.</summary>
-    internal static class Crc32
-    {
-        private static readonly uint[] Table = Build();
-
-        private static uint[] Build()
-        {
-            var table = new uint[8 * 256];
-            for (uint n = 0; n < 256; n++)
-            {
-                uint c = n;
-                for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                table[n] = c;
-            }
-            for (int t = 1; t < 8; t++)
-                for (int n = 0; n < 256; n++)
-                    table[t * 256 + n] = (table[(t - 1) * 256 + n] >> 8) ^ table[table[(t - 1) * 256 + n] & 0xFF];
-            return table;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static uint Update(uint crc, ReadOnlySpan<byte> data)
-        {
-            var t = Table;
-            int i = 0;
-            for (; i <= data.Length - 8; i += 8)
-            {
-                uint lo = crc ^ BinaryPrimitives.ReadUInt32LittleEndian(data[i..]);
-                uint hi = BinaryPrimitives.ReadUInt32LittleEndian(data[(i + 4)..]);
-                crc = t[7 * 256 + (lo & 0xFF)] ^ t[6 * 256 + ((lo >> 8) & 0xFF)] ^ t[5 * 256 + ((lo >> 16) & 0xFF)] ^ t[4 * 256 + (lo >> 24)]
-                    ^ t[3 * 256 + (hi & 0xFF)] ^ t[2 * 256 + ((hi >> 8) & 0xFF)] ^ t[256 + ((hi >> 16) & 0xFF)] ^ t[hi >> 24];
-            }
-            for (; i < data.Length; i++) crc = t[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-            return crc;
-        }
     }
 }

@@ -82,8 +82,9 @@ public class ExplainCommandTests
 
         r = CliRunner.Run("explain", Sample("cat.png"), "--top-k", "3", "--json", Path.Combine(dir, "k.json"), "--out", dir);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        using var all = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "k.json")));
-        Assert.Equal(new[] { 286, 282, 283 }, all.RootElement.EnumerateArray().Select(e => e.GetProperty("target").GetProperty("index").GetInt32()));
+        // JSON Lines: one document per line.
+        var lines = File.ReadAllLines(Path.Combine(dir, "k.json"));
+        Assert.Equal(new[] { 286, 282, 283 }, lines.Select(l => { using var d = JsonDocument.Parse(l); return d.RootElement.GetProperty("target").GetProperty("index").GetInt32(); }));
         Assert.True(File.Exists(Path.Combine(dir, "cat.282.overlay.png")));
     }
 

@@ -10,10 +10,25 @@ public class InspectCommandTests
     {
         var data = new TheoryData<string>();
         foreach (var f in TinyFixture.All()) data.Add(f.ModelPath);
-        foreach (var f in Directory.GetFiles(Path.Combine(TestPaths.Shared, "models", "real"), "*.onnx").Order(StringComparer.Ordinal)) data.Add(f);
+        foreach (var f in Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "real"), "*.onnx").Order(StringComparer.Ordinal)) data.Add(f);
         data.Add(TestPaths.BundledModel);
         return data;
     }
+
+    /// <summary>The real models kept only in the shared folder beside the clone.</summary>
+    public static TheoryData<string> SharedModels()
+    {
+        var data = new TheoryData<string>();
+        string dir = Path.Combine(TestPaths.Shared, "models", "real");
+        if (Directory.Exists(dir))
+            foreach (var f in Directory.GetFiles(dir, "*.onnx").Order(StringComparer.Ordinal)) data.Add(f);
+        return data;
+    }
+
+    [SharedTheory("models/real", "the real MobileNets (not all in the repository)")]
+    [MemberData(nameof(SharedModels))]
+    public void Every_shared_model_has_a_rule_for_every_op_the_walk_can_reach(string model) =>
+        Every_model_has_a_rule_for_every_op_the_walk_can_reach(model);
 
     [Theory]
     [MemberData(nameof(AllModels))]

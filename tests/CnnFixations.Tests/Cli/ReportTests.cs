@@ -26,11 +26,10 @@ public class ReportTests
     }
 
     /// <summary>The page of a real run opens in headless Chromium, its script runs, and every card is there.</summary>
-    [Fact]
+    [ChromiumFact]
     public async Task The_report_of_a_run_renders_every_card_in_chromium()
     {
-        const string chromium = "/usr/bin/chromium";
-        Assert.True(File.Exists(chromium), "Chromium is needed for this test: apt-get install -y chromium (.ci/run installs it)");
+        const string chromium = ChromiumFactAttribute.Path;
         string input = TestPaths.NewTempDir(), output = TestPaths.NewTempDir();
         foreach (var f in new[] { "cat.png", "bird.png", "grace_hopper.png" }) File.Copy(Path.Combine(TestPaths.Samples, f), Path.Combine(input, f));
         File.WriteAllText(Path.Combine(input, "broken.png"), "not a PNG");

@@ -7,10 +7,9 @@ public class EvaluateCommandTests
 {
     private static string DevAnnotations => Path.Combine(TestPaths.Shared, "eval", "ilsvrc-dev", "annotations.csv");
 
-    [Fact]
+    [SharedFact("eval/ilsvrc-dev/annotations.csv", "the ImageNet development images")]
     public void EvaluatesTheFirstThreeDevImages()
     {
-        if (!File.Exists(DevAnnotations)) return; // the shared evaluation images are optional
         string outDir = TestPaths.NewTempDir();
         try
         {

@@ -11,14 +11,22 @@ namespace CnnFixations.Tests.RealModels;
 /// </summary>
 public class RealModelTests
 {
-    private static string RealModels => Path.Combine(TestPaths.Shared, "models", "real");
-    private static string Photos => Path.Combine(TestPaths.Shared, "images");
+    private static string SharedModels => Path.Combine(TestPaths.Shared, "models", "real");
+    private static string RepoModels => Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "real");
+    private const string SharedOnlyModel = "mobilenet_v1_0.75_192_quant";
+    private const string FloatModel = "models/real/mobilenet_v2_1.0_224_quant.float.onnx";
 
-    public static TheoryData<string, string, int> StableCases()
+    /// <summary>The stable cases of the models in the repository (the bundled model and MobileNetV1 0.5).</summary>
+    public static TheoryData<string, string, int> StableCases() => Cases(model => model != SharedOnlyModel);
+
+    /// <summary>The stable cases of the model kept only in the shared folder (MobileNetV1 0.75).</summary>
+    public static TheoryData<string, string, int> SharedStableCases() => Cases(model => model == SharedOnlyModel);
+
+    private static TheoryData<string, string, int> Cases(Func<string, bool> models)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "real", "expected_top5.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoModels, "expected_top5.json")));
         var data = new TheoryData<string, string, int>();
-        foreach (var model in doc.RootElement.GetProperty("models").EnumerateObject())
+        foreach (var model in doc.RootElement.GetProperty("models").EnumerateObject().Where(m => models(m.Name)))
             foreach (var photo in model.Value.EnumerateObject())
                 if (photo.Value.GetProperty("top1_stable").GetBoolean())
                     data.Add(model.Name, photo.Name.Replace("imprinting/", ""), photo.Value.GetProperty("float")[0].GetProperty("index").GetInt32());
@@ -27,14 +35,27 @@ public class RealModelTests
 
     private static string ModelPath(string name) => name == "mobilenet_v2_1.0_224_quant"
         ? TestPaths.BundledModel
-        : Path.Combine(RealModels, name + ".qdq.onnx");
+        : name == SharedOnlyModel ? Path.Combine(SharedModels, name + ".qdq.onnx") : Path.Combine(RepoModels, name + ".qdq.onnx");
+
+    /// <summary>The photo from samples/ or tests/fixtures/photos/ (the same files as the reference runs).</summary>
+    private static string PhotoPath(string photo)
+    {
+        string sample = Path.Combine(TestPaths.Samples, photo + ".png");
+        return File.Exists(sample) ? sample : Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "photos", photo + ".png");
+    }
 
     [Theory]
     [MemberData(nameof(StableCases))]
-    public void Predicts_the_reference_class_and_explains_it(string modelName, string photo, int expected)
+    public void Predicts_the_reference_class_and_explains_it(string modelName, string photo, int expected) =>
+        CheckPrediction(ModelPath(modelName), PhotoPath(photo), expected);
+
+    [SharedTheory("models/real/" + SharedOnlyModel + ".qdq.onnx", "MobileNetV1 0.75 (2.6 MB, not in the repository)")]
+    [MemberData(nameof(SharedStableCases))]
+    public void The_shared_model_predicts_the_reference_class_and_explains_it(string modelName, string photo, int expected) =>
+        CheckPrediction(ModelPath(modelName), Path.Combine(TestPaths.Shared, "images", photo + ".png"), expected);
+
+    private static void CheckPrediction(string modelPath, string image, int expected)
     {
-        string modelPath = ModelPath(modelName);
-        string image = Path.Combine(Photos, photo + ".png");
         Assert.True(File.Exists(modelPath), $"missing {modelPath}");
         Assert.True(File.Exists(image), $"missing {image}");
         var model = OnnxModel.Load(modelPath);
@@ -51,11 +72,10 @@ public class RealModelTests
         Assert.All(map.Points, p => Assert.True(p.X >= 0 && p.X < input.Width && p.Y >= 0 && p.Y < input.Height));
     }
 
-    [Fact]
+    [SharedFact(FloatModel, "the bundled model with float weights (14 MB, not in the repository)")]
     public void Float_and_quantized_weight_files_give_the_same_walk()
     {
-        string floatModel = Path.Combine(RealModels, "mobilenet_v2_1.0_224_quant.float.onnx");
-        Assert.True(File.Exists(floatModel), $"missing {floatModel}");
+        string floatModel = Path.Combine(TestPaths.Shared, FloatModel);
         var q = OnnxModel.Load(TestPaths.BundledModel);
         var f = OnnxModel.Load(floatModel);
         var pre = Preprocessing.FromMetadata(q.Metadata)!;

@@ -171,7 +171,6 @@ internal static class PositiveShares
         });
     }
 
-    /// <summary>The output columns whose tap <paramref name="v"/> lands inside the input: from x0, <c>length</c> of them; input column = x*stride + colOffset.</summary>
     /// <summary>A 1x1 window with stride 1 and no padding: every output plane maps onto the input plane as one run.</summary>
     private static bool WholePlane(Window2D window, int kh, int kw, int inH, int inW, int outH, int outW) =>
         kh == 1 && kw == 1 && window.StrideH == 1 && window.StrideW == 1 && window.PadTop == 0 && window.PadLeft == 0 && inH == outH && inW == outW;
