@@ -11,7 +11,8 @@ Everything after the forward pass is computed in float64 with torch/numpy.
 
 Usage (from the repository root)
     /usr/bin/python3 tools/reference/weighted_reference.py MODEL.onnx INPUT.npy OUT.npy \
-        [--target T] [--flat-share 0.5] [--cell-share 1] [--contrast mean|softmax|none]
+        [--target T] [--flat-share 0.5] [--cell-share 1] [--contrast softmax|mean|none]
+        [--softmax-share 0.5]
 
     Writes the input weights [C,H,W] (float32) to OUT.npy and prints a summary.
 
@@ -19,9 +20,10 @@ Usage (from the repository root)
                             (see the README there).
 
 Reading of the specification (the points where it had to be interpreted):
-  * Head: the coefficient of the start vector (contrast "mean": e_t - mean_{k!=t} e_k;
-    "softmax": e_t - sum_{k!=t} p_k/(1-p_t) e_k, the spec's newer default; "none": e_t)
-    is carried through the linear ops by their transposed map (biases ignored)
+  * Head: the coefficient of the start vector e_t - q (contrast "softmax", the default:
+    q_k = lam * p_k/(1-p_t) + (1-lam)/(N-1) for k != t, lam = --softmax-share, p the softmax
+    of the logits in float64, q_k = 1/(N-1) when 1 - p_t is not positive; "mean": lam = 0;
+    "none": q = 0) is carried through the linear ops by their transposed map (biases ignored)
     and stops at every tensor whose producer is not one of the listed linear ops
     (or that is a graph input). Those are the head tensors.
   * Spatial head tensors ([1,C,H,W]): position p gets max(0, sum_c g_cp a_cp).
@@ -31,8 +33,8 @@ Reading of the specification (the points where it had to be interpreted):
     position"), as the C# code does. Option --head-joint sums over the
     channels of all of them at the same position instead (the Concat +
     pooling + classifier read as one linear map); the spec does not say which.
-    The cell rule's head weight at a position is the sum over all head
-    tensors either way.
+    The cell rule's head weight at a position is the sum over all spatial head
+    tensors with the first one's grid (first in ordinal order of the names), either way.
     The position weight is shared among the channels in proportion to
     max(0, g_cp a_cp). Vector head tensors: max(0, g_i a_i). All head weights
     together are normalized to sum 1.
@@ -48,12 +50,19 @@ Reading of the specification (the points where it had to be interpreted):
     inputs among the in-bounds taps of the window; evenly over those taps when
     none is positive. MaxPool / GlobalMaxPool: evenly among the in-bounds taps
     equal to the window maximum.
-  * Cells: grid = the H x W of the spatial head tensor(s). Walk weight W_i,
-    cell mass M_c, head weight at that position P_c (summed over channels):
-        final = (1 - cs) * W_i + cs * (W_i * P_c / M_c)            (M_c > 0)
-        final = (1 - cs) * W_i + cs * P_c / (C * pixels of cell)   (M_c == 0)
+  * Cells: grid = the h x w of the first spatial head tensor. Input row y belongs
+    to the cell row(s) i whose receptive-field centre c_i is nearest (ties: equal
+    parts), columns alike; membership m_ij(y,x) = row part * column part. The
+    centres: composed from that head tensor down to the input along the first
+    non-constant input with H or W > 1 (Conv/MaxPool/AveragePool:
+    stride*y - pad_begin + ((k-1)*dilation)//2; Pad: y - pad_begin; same H x W: y),
+    not clamped; equal blocks floor(y*h/H) when the chain leaves spatial ops.
+    T_ij = sum m_ij * (pixel weight summed over channels), P_ij = sum m_ij, H_ij the
+    head weight of the position:
+        final = (1 - cs) * w + cs * sum_ij m_ij * (T_ij > 0 ? w * H_ij / T_ij : H_ij / (P_ij * C))
     With no spatial head tensor (VGG/AlexNet: the head ends at fc7's ReLU)
     there is no grid and the cell step is skipped.
+  * A [1,C,1,1] head tensor counts as a vector (spec: spatial means H*W > 1).
 """
 
 import argparse
@@ -102,8 +111,8 @@ def unbroadcast(g, shape):
 
 
 class WeightedWalk:
-    def __init__(self, model, flat_share=0.5, cell_share=1.0, contrast="mean",
-                 head_joint=False, fold_bn=True):
+    def __init__(self, model, flat_share=0.5, cell_share=1.0, contrast="softmax",
+                 softmax_share=0.5, head_joint=False, fold_bn=True):
         self.m = model
         self.v = model.values
         self.flat = float(flat_share)
@@ -114,6 +123,7 @@ class WeightedWalk:
             contrast = "none"
         assert contrast in ("softmax", "mean", "none")
         self.contrast = contrast
+        self.softmax_share = float(softmax_share)
         self.head_joint = head_joint
         self.fold_bn = fold_bn
 
@@ -154,12 +164,16 @@ class WeightedWalk:
         if self.contrast == "mean" and K > 1:
             g0[:] = -1.0 / (K - 1)
         elif self.contrast == "softmax" and K > 1:
-            # z_t - sum_{k != t} q_k z_k, q_k = p_k / (1 - p_t); z_t alone when p_t is 1
+            # z_t - sum_{k != t} q_k z_k, q_k = lam * p_k / (1 - p_t) + (1 - lam) / (K - 1);
+            # q_k = 1 / (K - 1) when 1 - p_t is 0 (p_t = 1 in double precision; not positive)
             e = np.exp(logits - logits.max())
             p = e / e.sum()
             rest = 1.0 - p[target]
+            lam = self.softmax_share
             if rest > 0:
-                g0[:] = -p / rest
+                g0[:] = -(lam * p / rest + (1.0 - lam) / (K - 1))
+            else:
+                g0[:] = -1.0 / (K - 1)
         g0[target] = 1.0
         coef = {start: g0.reshape(self.shape(start))}
         head_tensors = []
@@ -318,14 +332,18 @@ class WeightedWalk:
         """Weights on the head tensors (normalized to sum 1) and the position
         weights P [h, w] of the spatial ones (None if there is none)."""
         contrib = {n: g * self.v[n].astype(np.float64) for n, g in coef.items()}
-        spatial = [n for n in contrib if contrib[n].ndim == 4]
+        # spatial: [1,C,H,W] with H*W > 1 (a [1,C,1,1] tensor counts as a vector), in ordinal name order
+        spatial = sorted(n for n in contrib if contrib[n].ndim == 4 and contrib[n].shape[2] * contrib[n].shape[3] > 1)
         weights = {}
         P = None
+        self.grid_tensor = None
         if spatial:
-            hw = {contrib[n].shape[2:] for n in spatial}
-            if len(hw) != 1:
-                raise SpecError("spatial head tensors of different sizes: %s" % hw)
+            # the cells: the grid of the first spatial head tensor; P sums the tensors with that grid
+            self.grid_tensor = spatial[0]
+            grid = contrib[spatial[0]].shape[2:]
             if self.head_joint:
+                if len({contrib[n].shape[2:] for n in spatial}) != 1:
+                    raise SpecError("--head-joint with spatial head tensors of different sizes")
                 tot = sum(contrib[n][0].sum(axis=0) for n in spatial)
                 P = np.maximum(tot, 0.0)
                 pos = {n: np.maximum(contrib[n][0], 0.0) for n in spatial}
@@ -342,7 +360,8 @@ class WeightedWalk:
                     den = pos.sum(axis=0)
                     with np.errstate(invalid="ignore", divide="ignore"):
                         weights[n] = np.where(den > 0, Pn * pos / den, 0.0)[None]
-                    P = P + Pn
+                    if c.shape[1:] == grid:
+                        P = P + Pn
         for n in contrib:
             if n not in spatial:
                 weights[n] = np.maximum(contrib[n], 0.0)
@@ -381,25 +400,90 @@ class WeightedWalk:
         inp = self.m.inputs[0]
         Wi = wts.get(inp, np.zeros(self.shape(inp)))[0]
         self.walk_weights = Wi.copy()
+        self.rf = self.rf_centre(self.grid_tensor) if P is not None else None
         if P is not None and self.cell > 0:
             Wi = self.cells(Wi, P)
         return Wi
 
+    # ----------------------------------------------------------------- cells
+    def rf_centre(self, tensor):
+        """Receptive-field centre of the rows / columns of a [1,C,h,w] tensor in network-input
+        pixels, as two affine maps (scale, offset) per axis: input = scale * y + offset.
+        Composed from the tensor down to the input along data inputs: Conv / MaxPool /
+        AveragePool: y_in = stride * y - pad_begin + ((kernel - 1) * dilation) // 2; Pad: y - pad_begin;
+        ops whose data input has the output's H x W: y. Not clamped. None when the chain
+        leaves spatial ops (then the cells are equal blocks)."""
+        inp = self.m.inputs[0]
+        if len(self.shape(inp)) != 4:
+            return None
+        sy, oy, sx, ox = 1, 0, 1, 0
+        while tensor != inp:
+            node = self.m.producer.get(tensor)
+            oshape = self.shape(tensor)
+            if node is None or len(oshape) != 4:
+                return None
+            data = [n for _, n in self.nonconst(node)
+                    if n == inp or (len(self.shape(n)) == 4 and (self.shape(n)[2] > 1 or self.shape(n)[3] > 1))]
+            if not data:
+                return None
+            x = data[0]
+            ishape = self.shape(x)
+            if len(ishape) != 4:
+                return None
+            op = node.op_type
+            if op in ("Conv", "MaxPool", "AveragePool"):
+                a = node_attrs(node)
+                if op == "Conv":
+                    k = list(self.v[node.input[1]].shape[2:])
+                else:
+                    k = list(a["kernel_shape"])
+                st = list(a.get("strides", [1, 1]))
+                d = list(a.get("dilations", [1, 1]))
+                pt, pl, _, _ = conv_pads(a, ishape[2:], k, st, d)
+                oy = st[0] * oy - pt + ((k[0] - 1) * d[0]) // 2
+                sy *= st[0]
+                ox = st[1] * ox - pl + ((k[1] - 1) * d[1]) // 2
+                sx *= st[1]
+            elif op == "Pad":
+                a = node_attrs(node)
+                pads = [int(q) for q in self.v[node.input[1]]] if len(node.input) > 1 and node.input[1] else list(a["pads"])
+                oy -= pads[2]
+                ox -= pads[3]
+            elif tuple(ishape[2:]) != tuple(oshape[2:]):
+                return None
+            tensor = x
+        return (sy, oy), (sx, ox)
+
+    @staticmethod
+    def membership(size, cells, centre):
+        """[cells, size]: the part of input row y that belongs to cell row i. With centres:
+        the nearest centre(s), |y - c_i| minimal, ties shared equally; without: floor(y * cells / size)."""
+        m = np.zeros((cells, size))
+        if centre is None:
+            m[(np.arange(size) * cells) // size, np.arange(size)] = 1.0
+            return m
+        s, o = centre
+        c = s * np.arange(cells) + o                               # not clamped
+        dist = np.abs(np.arange(size)[None, :] - c[:, None])       # [cells, size]
+        near = (dist == dist.min(axis=0, keepdims=True)).astype(np.float64)
+        return near / near.sum(axis=0, keepdims=True)
+
     def cells(self, Wi, P):
         C, H, W = Wi.shape
         h, w = P.shape
-        rows = (np.arange(H) * h) // H
-        cols = (np.arange(W) * w) // W
-        cell_id = rows[:, None] * w + cols[None, :]            # [H, W]
-        mass = np.zeros(h * w)
-        np.add.at(mass, cell_id.reshape(-1), Wi.sum(axis=0).reshape(-1))
-        npix = np.bincount(cell_id.reshape(-1), minlength=h * w)
-        Pf = P.reshape(-1)
+        rf = self.rf
+        R = self.membership(H, h, rf[0] if rf else None)           # [h, H]
+        K = self.membership(W, w, rf[1] if rf else None)           # [w, W]
+        S = Wi.sum(axis=0)                                         # pixel weight, summed over channels
+        T = R @ S @ K.T                                            # cell totals [h, w]
+        npix = np.outer(R.sum(axis=1), K.sum(axis=1))              # P_ij (pixels in the cell)
         with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where(mass > 0, Pf / mass, 0.0)
-            even = np.where(mass > 0, 0.0, Pf / (C * npix))
-        R = Wi * scale[cell_id][None] + even[cell_id][None]
-        return (1.0 - self.cell) * Wi + self.cell * R
+            scale = np.where(T > 0, P / T, 0.0)
+            even = np.where((T > 0) | (npix == 0), 0.0, P / (npix * C))
+        Rs = R.T @ scale @ K                                       # [H, W]
+        Re = R.T @ even @ K
+        new = Wi * Rs[None] + Re[None]
+        return (1.0 - self.cell) * Wi + self.cell * new
 
     def step(self, node, w):
         op = node.op_type
@@ -586,39 +670,43 @@ class WeightedWalk:
 
 
 def run_one(model_path, input_path, target=None, flat_share=0.5, cell_share=1.0,
-            contrast="mean", head_joint=False):
+            contrast="softmax", softmax_share=0.5, head_joint=False):
     model = Model(model_path)
     x = np.load(input_path).astype(np.float32)
     model.forward(x)
-    walk = WeightedWalk(model, flat_share, cell_share, contrast, head_joint)
+    walk = WeightedWalk(model, flat_share, cell_share, contrast, softmax_share, head_joint)
     Wi = walk.run(target)
     return walk, Wi
 
 
-VARIANTS = [
-    # suffix, flat_share, cell_share, contrast
-    ("mean", 0.5, 1.0, "mean"),
-    ("softmax", 0.5, 1.0, "softmax"),
-    ("flat0", 0.0, 1.0, "mean"),
-    ("cell0", 0.5, 0.0, "mean"),
-    ("nocontrast", 0.5, 1.0, "none"),
-]
-BASIC = ("mean", "softmax")  # the variants every model gets ...
-LARGE = {"vgg16", "alexnet"}  # ... except softmax for the 224x224 ones (file size)
+# suffix -> options (flatShare, cellShare, contrast, softmaxShare)
+VARIANTS = {
+    "default": (0.5, 1.0, "softmax", 0.5),
+    "flat0": (0.0, 1.0, "softmax", 0.5),
+    "cell0": (0.5, 0.0, "softmax", 0.5),
+    "cell05": (0.5, 0.5, "softmax", 0.5),
+    "mean": (0.5, 1.0, "mean", 0.5),
+    "none": (0.5, 1.0, "none", 0.5),
+    "lambda1": (0.5, 1.0, "softmax", 1.0),
+}
+EXTRA = ("flat0", "cell0", "cell05", "mean", "none", "lambda1")
 
-MODELS = [
-    "vgg16/vgg16.onnx", "resnet18/resnet18.onnx", "mobilenet_v2/mobilenet_v2.onnx",
-    "squeezenet1_1/squeezenet1_1.onnx", "googlenet/googlenet.onnx",
-    "densenet121/densenet121.onnx", "alexnet/alexnet.onnx", "resnet50/resnet50.onnx",
-    "inception_v3/inception_v3.onnx", "efficientnet_b0/efficientnet_b0.onnx",
-    "edge_a_vgghead/edge_a_vgghead.onnx", "edge_b_convgap/edge_b_convgap.onnx",
-    "edge_c_matmul/edge_c_matmul.onnx", "resnet18/resnet18_bn.onnx",
-]
-
-
-# models that get every variant; the others get the default options only (file size)
-ALL_VARIANTS = {"resnet18", "mobilenet_v2", "squeezenet1_1", "googlenet", "inception_v3", "edge_a_vgghead",
-                "edge_b_convgap", "edge_c_matmul"}
+# every model gets "default"; the extra variants (file size: about 3 MB in all; the 224x224 vgg16
+# and alexnet are left out, edge_a_vgghead has the same no-grid fc head):
+MODELS = {
+    "resnet18/resnet18.onnx": EXTRA,
+    "mobilenet_v2/mobilenet_v2.onnx": ("cell05", "lambda1"),
+    "squeezenet1_1/squeezenet1_1.onnx": ("flat0", "none"),
+    "googlenet/googlenet.onnx": ("cell0", "cell05", "mean"),
+    "densenet121/densenet121.onnx": (),
+    "resnet50/resnet50.onnx": (),
+    "inception_v3/inception_v3.onnx": ("cell05",),
+    "efficientnet_b0/efficientnet_b0.onnx": (),
+    "edge_a_vgghead/edge_a_vgghead.onnx": EXTRA,
+    "edge_b_convgap/edge_b_convgap.onnx": EXTRA,
+    "edge_c_matmul/edge_c_matmul.onnx": EXTRA,
+    "resnet18/resnet18_bn.onnx": (),
+}
 
 
 def generate_all(fixtures, outdir, models, head_joint=False):
@@ -633,12 +721,9 @@ def generate_all(fixtures, outdir, models, head_joint=False):
         x = np.load(os.path.join(fixtures, folder, "input.npy")).astype(np.float32)
         model.forward(x)
         entries = {}
-        for suffix, fs, cs, con in VARIANTS:
-            if suffix not in BASIC and stem not in ALL_VARIANTS:
-                continue
-            if suffix == "softmax" and stem in LARGE:
-                continue
-            walk = WeightedWalk(model, fs, cs, con, head_joint)
+        for suffix in ("default",) + tuple(MODELS.get(rel, ())):
+            fs, cs, con, lam = VARIANTS[suffix]
+            walk = WeightedWalk(model, fs, cs, con, lam, head_joint)
             try:
                 Wi = walk.run()
             except SpecError as e:
@@ -647,14 +732,16 @@ def generate_all(fixtures, outdir, models, head_joint=False):
                 continue
             name = "%s.%s.npy" % (stem, suffix)
             np.save(os.path.join(outdir, name), Wi.astype(np.float32))
+            rf = getattr(walk, "rf", None)
             entries[suffix] = {
-                "file": name, "flatShare": fs, "cellShare": cs, "contrast": con, "headJoint": head_joint,
-                "target": walk.target, "sum": float(Wi.sum()), "max": float(Wi.max()),
+                "file": name, "flatShare": fs, "cellShare": cs, "contrast": con, "softmaxShare": lam,
+                "headJoint": head_joint, "target": walk.target, "sum": float(Wi.sum()), "max": float(Wi.max()),
                 "walkSum": float(walk.walk_weights.sum()),
                 "headTensors": walk.head_names,
+                "cellCentres": None if rf is None else {"y": list(rf[0]), "x": list(rf[1])},
             }
-            print("%-20s %-10s target=%d sum=%.6f walkSum=%.6f max=%.3e head=%s (%.1fs)" % (
-                stem, suffix, walk.target, Wi.sum(), walk.walk_weights.sum(), Wi.max(),
+            print("%-20s %-8s target=%d sum=%.6f walkSum=%.6f max=%.3e rf=%s head=%s (%.1fs)" % (
+                stem, suffix, walk.target, Wi.sum(), walk.walk_weights.sum(), Wi.max(), rf,
                 ",".join(walk.head_names), time.time() - t0), flush=True)
         index["%s/%s" % (folder, f)] = entries
     with open(os.path.join(outdir, "index.json"), "w") as fh:
@@ -670,18 +757,20 @@ def main():
     ap.add_argument("--target", type=int, default=None)
     ap.add_argument("--flat-share", type=float, default=0.5)
     ap.add_argument("--cell-share", type=float, default=1.0)
-    ap.add_argument("--contrast", choices=["mean", "softmax", "none"], default="mean",
-                    help="start: z_t - mean of the others (mean), z_t - sum q_k z_k with q_k = p_k/(1-p_t) (softmax), z_t (none)")
+    ap.add_argument("--contrast", choices=["softmax", "mean", "none"], default="softmax",
+                    help="start: z_t - sum_{k!=t} q_k z_k with q_k = lam p_k/(1-p_t) + (1-lam)/(N-1) (softmax), "
+                         "q_k = 1/(N-1) (mean), z_t alone (none)")
+    ap.add_argument("--softmax-share", type=float, default=0.5, help="lam of --contrast softmax (0..1)")
     ap.add_argument("--head-joint", action="store_true",
                     help="several spatial head tensors: one position sum over all their channels")
     ap.add_argument("--all", nargs=2, metavar=("FIXTURES", "OUTDIR"))
     ap.add_argument("--models", nargs="*", default=None)
     args = ap.parse_args()
     if args.all:
-        generate_all(args.all[0], args.all[1], args.models or MODELS, args.head_joint)
+        generate_all(args.all[0], args.all[1], args.models or list(MODELS), args.head_joint)
         return 0
     walk, Wi = run_one(args.model, args.input, args.target, args.flat_share, args.cell_share,
-                       args.contrast, args.head_joint)
+                       args.contrast, args.softmax_share, args.head_joint)
     np.save(args.out, Wi.astype(np.float32))
     print("target=%d sum=%.6f walkSum=%.6f max=%.3e head=%s" % (
         walk.target, Wi.sum(), walk.walk_weights.sum(), Wi.max(), ",".join(walk.head_names)))

@@ -16,7 +16,7 @@ public class WeightedRuleTests
     private static (WeightedWalk Walk, WeightedResult Result) Run(OnnxModel model, Dictionary<string, TensorValue> activations, string start,
         float[] startWeights, double flatShare = 0.5)
     {
-        var options = UnravelOptions.Default with { FlatShare = flatShare, CellShare = 0 };
+        var options = new UnravelOptions { Rules = RuleFamily.Weighted, FlatShare = flatShare, CellShare = 0, Contrast = Contrast.None, SoftmaxShare = 0, FoldBatchNorm = true };
         var plan = UnravelPlan.Create(model, start, RuleSet.Default, options);
         var walk = new WeightedWalk(model, plan, RuleSet.Default, options, activations);
         return (walk, walk.RunFromWeights(startWeights));
@@ -122,6 +122,26 @@ public class WeightedRuleTests
             0, 0.1, 0.1, 0.1,
             0, 0, 0, 0,
         }, r.Input);
+    }
+
+    [Fact]
+    public void Conv_with_a_1x1_output_is_fully_connected_no_even_share_and_nothing_without_positive_contributions()
+    {
+        // x (2x2) = [1, 2, -1, 0]; Conv 2x2 kernel, no padding, group 1 -> y is [1,2,1,1] (fully connected form).
+        // channel 0, W0 = [1, -1, 1, 2]: contributions 1, -2, -1, 0 -> only x(0,0) is positive, so all of its
+        //   weight 0.6 goes there, although the flat share is 0.5 (no even share in the FC form).
+        // channel 1, W1 = [-1, 0, 2, 1]: contributions -1, 0, -2, 0 -> none positive: its weight 0.4 is passed to
+        //   nobody (as Gemm; a Conv with a larger output would share it evenly).
+        var model = new GraphBuilder("x", 1, 1, 2, 2)
+            .Initializer("w", new[] { 2, 1, 2, 2 }, new float[] { 1, -1, 1, 2, -1, 0, 2, 1 })
+            .Node("Conv", new[] { "x", "w" }, new[] { "y" }, ("kernel_shape", new[] { 2, 2 }))
+            .Output("y").Build();
+        var acts = new Dictionary<string, TensorValue>
+        {
+            ["x"] = T(new[] { 1, 1, 2, 2 }, 1, 2, -1, 0), ["y"] = T(new[] { 1, 2, 1, 1 }, -2, -3),
+        };
+        var (_, r) = Run(model, acts, "y", new float[] { 0.6f, 0.4f });
+        Equal(new[] { 0.6, 0, 0, 0 }, r.Input);
     }
 
     [Fact]
