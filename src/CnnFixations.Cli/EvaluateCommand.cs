@@ -1,3 +1,4 @@
+using CnnFixations.Imaging;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -54,8 +55,9 @@ internal static class EvaluateCommand
         PrepareOutDir(outDir);
 
         string resolved = ModelDefaults.ResolveModelPath(modelPath);
-        var onnx = OnnxModel.Load(resolved);
-        var preprocessing = ModelDefaults.Preprocessing(onnx, preset);
+        var adapted = InputAdapter.Adapt(OnnxModel.Load(resolved));
+        var onnx = adapted.Model;
+        var preprocessing = PreprocessingChoice.For(adapted, preset).Preprocessing;
         var (h, w) = ModelDefaults.FixedInputSize(onnx);
         int offset = labelOffset ?? ModelDefaults.LabelOffset(onnx);
         using var explainer = new Explainer(onnx);

@@ -37,9 +37,9 @@ internal static class ExplainCommand
         var cls = new Option<string?>("--class", "-c") { Description = "Explain this class (an output index or a label name) instead of the top-1 prediction." };
         var topK = new Option<int>("--top-k") { Description = "Explain each of the N best classes.", DefaultValueFactory = _ => 1 };
         var inputTensor = new Option<string?>("--input-tensor") { Description = "Explain a float32 [1,C,H,W] .npy tensor as the network input (no image decoding or preprocessing)." };
-        var preset = new Option<string?>("--preset") { Description = "Preprocessing: torchvision (RGB, /255, ImageNet mean/std), caffe (BGR, minus 103.939/116.779/123.68), tf (x/127.5-1). Default: the model's metadata, else torchvision." };
+        var preset = new Option<string?>("--preset") { Description = "Preprocessing: torchvision (RGB, /255, ImageNet mean/std), caffe (BGR, minus 103.939/116.779/123.68), tf (x/127.5-1), raw (0..255). Default: raw for uint8 inputs, the model's metadata, raw when the graph normalizes its input itself, else torchvision." };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (line i names output i). Default: the file the model's metadata names." };
-        var output = new Option<string?>("--output") { Description = "The model output holding the class scores, when the model has several." };
+        var output = new Option<string?>("--output") { Description = "The tensor holding the class scores (any tensor of the graph); labels, arg-maxes and probabilities are followed back to the logits." };
         var sigma = new Option<double>("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels.", DefaultValueFactory = _ => 20.0 };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map over the image in the overlay (0..1).", DefaultValueFactory = _ => 0.5 };
         var box = new Option<string>("--box") { Description = "Box: 'points' (tight box of the kept fixation points, the paper's) or 'threshold' (largest connected region of the heat map above --box-threshold).", DefaultValueFactory = _ => "points" };
@@ -55,6 +55,8 @@ internal static class ExplainCommand
         var globalPositive = new Option<bool>("--global-pool-all-positive") { Description = "At a global pooling keep every position with a positive activation, not only the maximum." };
         var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images larger than this many pixels (before decoding).", DefaultValueFactory = _ => ImageLoader.DefaultMaxPixels };
         var size = new Option<string?>("--size") { Description = "Input size HxW (or N for square) for a model whose input size is not fixed." };
+        var layout = new Option<string?>("--layout") { Description = "The input's axis order, when detection is wrong: nchw (channel first) or nhwc (channel last). Default: NHWC when the input's last dimension is 1, 3 or 4 and it feeds a Transpose to channel-first, or the metadata says so." };
+        layout.AcceptOnlyFromAmong("nchw", "nhwc");
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
 
         var command = new Command("explain", "Classify images and explain each decision by CNN Fixations. " +
@@ -62,7 +64,7 @@ internal static class ExplainCommand
             "plus results.jsonl and results.csv for the whole run.")
         {
             images, model, outDir, json, cls, topK, inputTensor, preset, mean, std, scaleOpt, bgr, size, labels, output, recursive, jobs, skipExisting,
-            start, layers, report, method, crops, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
+            start, layers, report, method, crops, layout, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
         };
 
         command.SetAction(parse =>
@@ -95,6 +97,7 @@ internal static class ExplainCommand
                 Alpha = parse.GetValue(alpha),
                 MaxPixels = parse.GetValue(maxPixels),
                 Size = parse.GetValue(size),
+                Layout = parse.GetValue(layout),
                 Quiet = parse.GetValue(quiet),
                 Unravel = new UnravelOptions
                 {
@@ -146,6 +149,7 @@ internal sealed record ExplainSettings
     public double Alpha { get; init; } = 0.5;
     public long MaxPixels { get; init; } = ImageLoader.DefaultMaxPixels;
     public string? Size { get; init; }
+    public string? Layout { get; init; }
     public bool Quiet { get; init; }
     public UnravelOptions Unravel { get; init; } = UnravelOptions.Default;
     public MapOptions Maps { get; init; } = MapOptions.Default;

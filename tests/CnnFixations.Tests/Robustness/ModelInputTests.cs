@@ -122,7 +122,7 @@ public sealed class ModelInputTests : IClassFixture<Scratch>
         // --output names it explicitly; naming the feature map is refused with the reason.
         Expect.Success(Explain(path, _image, "--output", logits));
         Expect.Failure(Explain(path, _image, "--output", features), 1, features, "not a classifier");
-        Expect.Failure(Explain(path, _image, "--output", "nothing"), 1, "'nothing' is not a model output", features, logits);
+        Expect.Failure(Explain(path, _image, "--output", "nothing"), 1, "'nothing' is not a tensor of the model", features, logits);
     }
 
     [Fact]
