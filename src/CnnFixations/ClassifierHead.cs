@@ -40,13 +40,17 @@ public static class ClassifierHead
         }
 
         var resolved = model.OutputNames.Select(o => (Output: o, Score: Resolve(model, o))).ToList();
-        var candidates = resolved.Where(r => r.Score != null).GroupBy(r => r.Score!.Tensor, StringComparer.Ordinal).Select(g => g.First()).ToList();
+        var groups = resolved.Where(r => r.Score != null).GroupBy(r => r.Score!.Tensor, StringComparer.Ordinal).ToList();
+        var candidates = groups.Select(g => g.First()).ToList();
         if (candidates.Count == 1)
         {
             var (output, score) = candidates[0];
             CheckDeclared(model, output, chosen: false);
-            string others = model.OutputNames.Count == 1 ? "the only output" : $"the only output of {model.OutputNames.Count} that leads to numeric scores";
-            return score! with { Reason = $"{others}: {score.Reason}" };
+            var outputs = groups[0].Select(r => $"'{r.Output}'").ToList();
+            string which = model.OutputNames.Count == 1 ? "the only output"
+                : outputs.Count > 1 ? $"outputs {string.Join(", ", outputs)} all lead to it"
+                : $"the only one of {model.OutputNames.Count} outputs that leads to numeric scores";
+            return score! with { Reason = $"{which}: {score.Reason}" };
         }
         var scores = candidates.Where(c => model.DeclaredOutputShape(c.Output) is { } shape && IsScoreShape(shape)).ToList();
         if (scores.Count == 1)

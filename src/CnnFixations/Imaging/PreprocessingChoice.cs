@@ -14,6 +14,10 @@ public sealed record PreprocessingChoice(Preprocessing Preprocessing, string Rea
     public static PreprocessingChoice For(AdaptedModel model, string? preset = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        var original = model.Original.InputShape;
+        if (model.Layout == InputLayout.Nchw && original.Length == 4 && original[1] > 4 && original[3] is 1 or 3 or 4)
+            throw new CnnFixationsException(
+                $"the model's input {Shapes.Format(original)} looks channel-last ({original[3]} channels last) but nothing says so ({model.LayoutReason}); give --layout nhwc");
         var (p, why) = Choose(model, preset);
         p = p.ForChannels(model.Channels);
         string channels = p.Channels == 1 ? "1 channel: luminance L = (299 R + 587 G + 114 B)/1000" : p.Bgr ? "3 channels: BGR" : "3 channels: RGB";

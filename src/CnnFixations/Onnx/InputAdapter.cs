@@ -72,16 +72,26 @@ public static class InputAdapter
     private static GraphNode? FeedsChannelFirstTranspose(OnnxModel model)
     {
         string t = model.InputName;
-        for (int hop = 0; hop < 4; hop++)
+        for (int hop = 0; hop < 6; hop++)
         {
             var consumers = model.Consumers(t);
             foreach (var (node, _) in consumers)
                 if (node.IsDefaultDomain && node.OpType == "Transpose" && node.Attributes.GetInts("perm") is [0, 3, 1, 2])
                     return node;
-            if (consumers.Count != 1 || consumers[0].Node.OpType is not ("Cast" or "Identity")) return null;
+            if (consumers.Count != 1 || !KeepsLayout(model, consumers[0].Node, consumers[0].Input)) return null;
             t = consumers[0].Node.Outputs[0];
         }
         return null;
+    }
+
+    /// <summary>Cast, Identity, and Sub/Div/Mul/Add by a scalar constant (input normalization) keep the input's axis order.</summary>
+    private static bool KeepsLayout(OnnxModel model, GraphNode node, int slot)
+    {
+        if (!node.IsDefaultDomain) return false;
+        if (node.OpType is "Cast" or "Identity") return true;
+        if (node.OpType is not ("Sub" or "Div" or "Mul" or "Add") || node.Inputs.Count != 2) return false;
+        string other = node.Inputs[1 - slot];
+        return model.IsConstant(other) && model.ConstantShape(other) is { } shape && Shapes.ElementCount(shape) == 1;
     }
 
     /// <summary>The model with a float32 channel-first input (the model itself when it has one already).</summary>
