@@ -99,7 +99,7 @@ class LeNet5(nn.Module):
 
 
 class ZFNet(nn.Module):
-    """ZFNet's shape, narrowed: 7x7 stride-2 conv, overlapping max pool 3/2, LRN, 5x5 stride-2 conv,
+    """ZFNet's shape, narrowed (3x128x128 input): 7x7 stride-2 conv, overlapping max pool 3/2, LRN, 5x5 stride-2 conv,
     pool 3/2, LRN, three 3x3 convs, pool 3/2, three fully connected layers."""
     def __init__(self, classes=10):
         super().__init__()
@@ -270,10 +270,10 @@ def main():
     save("lenet5", "model.onnx", reference(lenet, xg, xg), rgb,
          {"input_generation": "L = (299 R + 587 G + 114 B + 500) // 1000 of image.png, then (L/255 - 0.449) / 0.226"})
 
-    # 6. ZFNet-shaped, 3x112x112, torchvision preprocessing.
+    # 6. ZFNet-shaped, 3x128x128, torchvision preprocessing.
     seed_all(6)
     zf = ZFNet().eval()
-    rgb_z = image(112, 112, 2)
+    rgb_z = image(128, 128, 2)
     xz = torchvision_tensor(rgb_z)
     d = os.path.join(OUT, "zfnet"); os.makedirs(d, exist_ok=True)
     export(zf, torch.from_numpy(xz), os.path.join(d, "model.onnx"))
@@ -295,7 +295,11 @@ def add_zipmap_and_labels(path, classes):
     g.output.append(by["label"])
     g.output.append(helper.make_tensor_value_info("class_name", TensorProto.STRING, [1, 1]))
     g.output.append(by["probabilities"])
-    g.output.append(helper.make_value_info("class_map", helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))))
+    class_map = onnx.ValueInfoProto()
+    class_map.name = "class_map"
+    class_map.type.sequence_type.elem_type.map_type.key_type = TensorProto.STRING
+    class_map.type.sequence_type.elem_type.map_type.value_type.tensor_type.elem_type = TensorProto.FLOAT
+    g.output.append(class_map)
     m.opset_import.append(helper.make_opsetid("ai.onnx.ml", 1))
     onnx.checker.check_model(m)
     onnx.save(m, path)

@@ -32,7 +32,7 @@ public sealed record PreprocessingChoice(Preprocessing Preprocessing, string Rea
             return (fromMetadata, "from the model's metadata");
         if (InputAdapter.InGraphNormalization(model.Model) is { } node)
             return (Preprocessing.Raw, $"raw pixel values 0..255: the graph normalizes its input itself ({node})");
-        return (Preprocessing.Torchvision, "torchvision (ImageNet mean/std on 0..1): no metadata and no normalization in the graph; override with --preset or --mean/--std/--scale");
+        return (Preprocessing.Torchvision, "the default (ImageNet mean/std on 0..1): no metadata and no normalization in the graph; override with --preset or --mean/--std/--scale");
     }
 
     /// <summary>A one-line description: name, mean, std, scale.</summary>

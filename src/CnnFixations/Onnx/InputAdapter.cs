@@ -65,7 +65,7 @@ public static class InputAdapter
         }
         if (s.Length == 4 && s[3] is 1 or 3 or 4 && FeedsChannelFirstTranspose(model) is { } node)
             return (InputLayout.Nhwc, $"last dimension {s[3]} and the input feeds {node.Describe()} (perm 0,3,1,2)");
-        return (InputLayout.Nchw, s.Length == 4 ? "channel-first (default: no Transpose to channel-first at the input, no layout metadata)" : "not a 4-D input");
+        return (InputLayout.Nchw, s.Length == 4 ? "default: no Transpose to channel-first at the input, no layout metadata" : "not a 4-D input");
     }
 
     /// <summary>The Transpose(perm 0,3,1,2) that the input reaches through Cast/Identity, if any.</summary>
