@@ -89,6 +89,70 @@ public sealed class ExportFixtureTests
             ExportVariantTests.WithoutModelFields(other.Stdout).Replace($"/{variant}/", "/x/"));
     }
 
+    /// <summary>The gradient baselines differentiate through the Transpose in front of an NHWC input: the same maps.</summary>
+    [Theory]
+    [InlineData("gradient")]
+    [InlineData("gradcam")]
+    public void Baselines_through_the_nhwc_transpose_are_the_same(string method)
+    {
+        var original = CliRunner.Run("explain", ImagePath("small"), "--model", ModelPath("small"), "--method", method, "--json", "-");
+        var nhwc = CliRunner.Run("explain", ImagePath("small_nhwc"), "--model", ModelPath("small_nhwc"), "--method", method, "--json", "-");
+        Assert.True(original.ExitCode == 0 && nhwc.ExitCode == 0, original.Stderr + nhwc.Stderr);
+        Assert.Equal(ExportVariantTests.WithoutModelFields(original.Stdout).Replace("/small/", "/x/"),
+            ExportVariantTests.WithoutModelFields(nhwc.Stdout).Replace("/small_nhwc/", "/x/"));
+    }
+
+    [Fact]
+    public void A_failed_run_writes_no_json_file()
+    {
+        string dir = TestPaths.NewTempDir();
+        string json = Path.Combine(dir, "out.json");
+        // A missing image, and a 4-channel model (refused with a clear error): exit 1, no --json file.
+        var r = CliRunner.Run("explain", Path.Combine(dir, "missing.png"), "--model", ModelPath("small"), "--json", json);
+        Assert.Equal(1, r.ExitCode);
+        Assert.False(File.Exists(json), "a failed run left " + json);
+
+        string batch = Path.Combine(dir, "batch");
+        Directory.CreateDirectory(batch);
+        File.Copy(ImagePath("small"), Path.Combine(batch, "good.png"));
+        File.WriteAllText(Path.Combine(batch, "bad.png"), "not an image");
+        r = CliRunner.Run("explain", batch, "--model", ModelPath("small"), "--json", json, "--jobs", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.False(File.Exists(json), "a failed batch left " + json);
+
+        // The same run without the bad file succeeds and writes it.
+        File.Delete(Path.Combine(batch, "bad.png"));
+        r = CliRunner.Run("explain", batch, "--model", ModelPath("small"), "--json", json, "--jobs", "1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(File.Exists(json));
+    }
+
+    [Fact]
+    public void Four_channel_models_are_refused_with_a_clear_error_for_images()
+    {
+        var proto = CnnFixations.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(ModelPath("small")));
+        // Widen the first conv to 4 input channels and the declared input to [1,4,32,32].
+        var conv = proto.Graph.Node.First(n => n.OpType == "Conv");
+        var w = proto.Graph.Initializer.First(t => t.Name == conv.Input[1]);
+        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(w.RawData.Span).ToArray();
+        int outC = (int)w.Dims[0], k = (int)(w.Dims[2] * w.Dims[3]);
+        var widened = new float[outC * 4 * k];
+        for (int o = 0; o < outC; o++) Array.Copy(values, o * 3 * k, widened, o * 4 * k, 3 * k);
+        w.Dims[1] = 4;
+        w.RawData = Google.Protobuf.ByteString.CopyFrom(widened.SelectMany(BitConverter.GetBytes).ToArray());
+        w.FloatData.Clear();
+        proto.Graph.Input[0].Type.TensorType.Shape.Dim[1].DimValue = 4;
+        string dir = TestPaths.NewTempDir();
+        string path = Path.Combine(dir, "rgba.onnx"), json = Path.Combine(dir, "out.json");
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        var r = CliRunner.Run("explain", ImagePath("small"), "--model", path, "--json", json);
+        Assert.Equal(1, r.ExitCode);
+        var error = Assert.Single(r.Stderr.Split('\n').Where(l => l.StartsWith("error:", StringComparison.Ordinal)));
+        Assert.Contains("4 channels", error);
+        Assert.Contains("--input-tensor", error);
+        Assert.False(File.Exists(json));
+    }
+
     [Fact]
     public void Inspect_reports_layout_channels_preprocessing_and_score_tensor()
     {
