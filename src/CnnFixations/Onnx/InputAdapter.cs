@@ -19,7 +19,7 @@ public enum InputLayout
 /// </summary>
 public sealed record AdaptedModel(OnnxModel Model, OnnxModel Original, InputLayout Layout, string LayoutReason, string InputElementType)
 {
-    /// <summary>True when the model's own input takes 8-bit pixel values (uint8/int8): the image then gets the raw 0..255 values.</summary>
+    /// <summary>True when the model's own input takes 8-bit pixel values (uint8): the image then gets the raw 0..255 values.</summary>
     public bool TakesRawBytes => InputElementType is "uint8";
 
     /// <summary>The channel count of the (channel-first) input; -1 when not declared.</summary>
@@ -28,10 +28,6 @@ public sealed record AdaptedModel(OnnxModel Model, OnnxModel Original, InputLayo
 
 public static class InputAdapter
 {
-    private static readonly TensorProto.Types.DataType[] CastableInputs =
-    {
-        TensorProto.Types.DataType.Uint8, TensorProto.Types.DataType.Int8, TensorProto.Types.DataType.Float16, TensorProto.Types.DataType.Double,
-    };
 
     /// <summary>Parses <c>nchw</c> or <c>nhwc</c> (any case).</summary>
     public static InputLayout ParseLayout(string text) => text.Trim().ToLowerInvariant() switch
@@ -102,8 +98,8 @@ public static class InputAdapter
         var type = model.InputElementType;
         string typeName = type.ToString().ToLowerInvariant();
         bool cast = type != TensorProto.Types.DataType.Float;
-        if (cast && !CastableInputs.Contains(type))
-            throw new CnnFixationsException($"the model's input '{model.InputName}' has element type {typeName}; float32, float16, double, uint8 or int8 image inputs are supported");
+        if (cast && type != TensorProto.Types.DataType.Uint8)
+            throw new CnnFixationsException($"the model's input '{model.InputName}' has element type {typeName}; float32 and uint8 image inputs are supported");
         if (layout == InputLayout.Nchw && !cast) return new AdaptedModel(model, model, layout, reason, typeName);
 
         var proto = model.Proto.Clone();
