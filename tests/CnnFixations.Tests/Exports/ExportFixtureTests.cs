@@ -210,3 +210,34 @@ public sealed class ExportFixtureTests
         Assert.Equal(0, CliRunner.Run("explain", gray, "--model", ModelPath("lenet5"), "--json", "-").ExitCode);
     }
 }
+
+public sealed class ImageScalerTests
+{
+    [Fact]
+    public void ImageScaler_at_the_input_is_detected_and_walked_through()
+    {
+        // An identity ImageScaler (scale 1, bias 0; the op exists up to opset 9) in front of the opset-9 export: detected as
+        // in-graph normalization, so the image gets raw values: the same explanation as the original given --preset raw.
+        string folder = Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "exports", "small_bn_dynamic_opset9");
+        string image = Path.Combine(folder, "image.png");
+        var proto = CnnFixations.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, "model.onnx")));
+        var g = proto.Graph;
+        foreach (var n in g.Node)
+            for (int i = 0; i < n.Input.Count; i++)
+                if (n.Input[i] == "input") n.Input[i] = "scaled";
+        var scaler = new CnnFixations.Onnx.Proto.NodeProto { OpType = "ImageScaler", Name = "scaler", Input = { "input" }, Output = { "scaled" } };
+        scaler.Attribute.Add(new CnnFixations.Onnx.Proto.AttributeProto { Name = "scale", Type = CnnFixations.Onnx.Proto.AttributeProto.Types.AttributeType.Float, F = 1f });
+        scaler.Attribute.Add(new CnnFixations.Onnx.Proto.AttributeProto { Name = "bias", Type = CnnFixations.Onnx.Proto.AttributeProto.Types.AttributeType.Floats, Floats = { 0f, 0f, 0f } });
+        g.Node.Insert(0, scaler);
+        string path = Path.Combine(TestPaths.NewTempDir(), "scaler.onnx");
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+
+        var inspect = CliRunner.Run("inspect", path);
+        Assert.True(inspect.ExitCode == 0, inspect.Stdout + inspect.Stderr);
+        Assert.Contains("the graph normalizes its input itself (ImageScaler node 'scaler')", inspect.Stdout);
+        var original = CliRunner.Run("explain", image, "--model", Path.Combine(folder, "model.onnx"), "--json", "-", "--preset", "raw");
+        var scaled = CliRunner.Run("explain", image, "--model", path, "--json", "-");
+        Assert.True(scaled.ExitCode == 0, scaled.Stderr);
+        Assert.Equal(ExportVariantTests.WithoutModelFields(original.Stdout), ExportVariantTests.WithoutModelFields(scaled.Stdout));
+    }
+}
