@@ -89,6 +89,29 @@ public sealed class ExportFixtureTests
             ExportVariantTests.WithoutModelFields(other.Stdout).Replace($"/{variant}/", "/x/"));
     }
 
+    /// <summary>
+    /// BatchNormalization kept (unfolded) at each opset, with a free batch axis, against the export with BN fused into
+    /// the convolutions: the same class and the same fixations (the walk ranks with BN-folded weights).
+    /// </summary>
+    [Theory]
+    [InlineData("small_bn_dynamic_opset7")]
+    [InlineData("small_bn_dynamic_opset9")]
+    [InlineData("small_bn_dynamic_opset11")]
+    [InlineData("small_bn_dynamic_opset13")]
+    [InlineData("small_bn_dynamic_opset15")]
+    [InlineData("small_bn_dynamic_opset17")]
+    public void Unfolded_batchnorm_gives_the_fixations_of_the_fused_export(string variant)
+    {
+        var fused = CliRunner.Run("explain", ImagePath("small"), "--model", ModelPath("small"), "--json", "-");
+        var kept = CliRunner.Run("explain", ImagePath("small"), "--model", ModelPath(variant), "--json", "-");
+        Assert.True(fused.ExitCode == 0 && kept.ExitCode == 0, fused.Stderr + kept.Stderr);
+        using var a = JsonDocument.Parse(fused.Stdout);
+        using var b = JsonDocument.Parse(kept.Stdout);
+        foreach (var key in new[] { "inputFixations", "points", "keptPoints", "box" })
+            Assert.Equal(a.RootElement.GetProperty(key).GetRawText(), b.RootElement.GetProperty(key).GetRawText());
+        Assert.Equal(a.RootElement.GetProperty("target").GetProperty("index").GetInt32(), b.RootElement.GetProperty("target").GetProperty("index").GetInt32());
+    }
+
     /// <summary>The gradient baselines differentiate through the Transpose in front of an NHWC input: the same maps.</summary>
     [Theory]
     [InlineData("gradient")]
@@ -192,6 +215,36 @@ public sealed class ExportFixtureTests
         Assert.Equal(2, r.ExitCode);
         var error = Assert.Single(r.Stderr.Split('\n').Where(l => l.StartsWith("error:", StringComparison.Ordinal)));
         Assert.Contains("--size", error);
+    }
+
+    [Fact]
+    public void Free_spatial_axes_take_the_metadata_input_size()
+    {
+        var proto = CnnFixations.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(ModelPath("small_dynamic_hw")));
+        proto.MetadataProps.Add(new CnnFixations.Onnx.Proto.StringStringEntryProto { Key = "input_size", Value = "32x32" });
+        string path = Path.Combine(TestPaths.NewTempDir(), "sized.onnx");
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        var withMetadata = CliRunner.Run("explain", ImagePath("small_dynamic_hw"), "--model", path, "--json", "-");
+        var withSize = CliRunner.Run("explain", ImagePath("small_dynamic_hw"), "--model", ModelPath("small_dynamic_hw"), "--size", "32x32", "--json", "-");
+        Assert.True(withMetadata.ExitCode == 0 && withSize.ExitCode == 0, withMetadata.Stderr + withSize.Stderr);
+        Assert.Equal(ExportVariantTests.WithoutModelFields(withSize.Stdout), ExportVariantTests.WithoutModelFields(withMetadata.Stdout));
+        Assert.Equal(Reference("small_dynamic_hw").Argmax, JsonDocument.Parse(withMetadata.Stdout).RootElement.GetProperty("target").GetProperty("index").GetInt32());
+    }
+
+    [Fact]
+    public void BatchNormalization_kept_at_opset_21_gives_the_same_explanation()
+    {
+        // The opset-17 export declared as opset 21 (BatchNormalization, Conv, pooling and Gemm are unchanged since).
+        var proto = CnnFixations.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(ModelPath("small_bn_dynamic_opset17")));
+        Assert.Contains(proto.Graph.Node, n => n.OpType == "BatchNormalization");
+        proto.OpsetImport.Single(o => o.Domain is "" or "ai.onnx").Version = 21;
+        proto.IrVersion = 10;
+        string path = Path.Combine(TestPaths.NewTempDir(), "opset21.onnx");
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        var r21 = CliRunner.Run("explain", ImagePath("small"), "--model", path, "--json", "-");
+        var r17 = CliRunner.Run("explain", ImagePath("small"), "--model", ModelPath("small_bn_dynamic_opset17"), "--json", "-");
+        Assert.True(r21.ExitCode == 0 && r17.ExitCode == 0, r21.Stderr + r17.Stderr);
+        Assert.Equal(ExportVariantTests.WithoutModelFields(r17.Stdout), ExportVariantTests.WithoutModelFields(r21.Stdout));
     }
 
     [Fact]
