@@ -42,7 +42,14 @@ internal static class ExplainCommand
         var output = new Option<string?>("--output") { Description = "The tensor holding the class scores (any tensor of the graph); labels, arg-maxes and probabilities are followed back to the logits." };
         var sigma = new Option<double>("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels.", DefaultValueFactory = _ => 20.0 };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map over the image in the overlay (0..1).", DefaultValueFactory = _ => 0.5 };
-        var box = new Option<string>("--box") { Description = "Box: 'points' (tight box of the kept fixation points, the paper's) or 'threshold' (largest connected region of the heat map above --box-threshold).", DefaultValueFactory = _ => "points" };
+        var rules = new Option<string>("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
+        rules.AcceptOnlyFromAmong("weighted", "paper");
+        var contrast = new Option<string>("--contrast") { Description = "Weighted rules: explain the target logit minus the 'mean' of the other classes' logits (default), or the target logit alone ('none').", DefaultValueFactory = _ => "mean" };
+        contrast.AcceptOnlyFromAmong("mean", "none");
+        var flatShare = new Option<double>("--flat-share") { Description = "Weighted rules: part (0..1) of each convolution neuron's weight shared evenly over its window; the rest goes by positive contribution.", DefaultValueFactory = _ => UnravelOptions.Default.FlatShare };
+        var cellShare = new Option<double>("--cell-share") { Description = "Weighted rules: share (0..1) of the weight kept within the input cell of the last feature-map position it came from; the walk adds detail inside each cell.", DefaultValueFactory = _ => UnravelOptions.Default.CellShare };
+        var pointMass = new Option<double>("--point-mass") { Description = "Weighted rules: the points reported are the heaviest input pixels that together hold this share of the weight.", DefaultValueFactory = _ => MapOptions.Weighted.PointMass };
+        var box = new Option<string?>("--box") { Description = "Box: 'points' (tight box of the kept fixation points; the default of --rules paper) or 'threshold' (largest connected region of the heat map above --box-threshold; the default of --rules weighted)." };
         box.AcceptOnlyFromAmong("points", "threshold");
         var boxThreshold = new Option<double>("--box-threshold") { Description = "Fraction of the heat map's maximum for --box threshold.", DefaultValueFactory = _ => 0.5 };
         var outlierRadius = new Option<double>("--outlier-radius") { Description = "Outlier removal radius as a fraction of the image diagonal.", DefaultValueFactory = _ => 0.1 };
@@ -64,7 +71,7 @@ internal static class ExplainCommand
             "plus results.jsonl and results.csv for the whole run.")
         {
             images, model, outDir, json, cls, topK, inputTensor, preset, mean, std, scaleOpt, bgr, size, labels, output, recursive, jobs, skipExisting,
-            start, layers, report, method, crops, layout, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
+            start, layers, report, method, crops, layout, rules, contrast, flatShare, cellShare, pointMass, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
         };
 
         command.SetAction(parse =>
@@ -101,6 +108,10 @@ internal static class ExplainCommand
                 Quiet = parse.GetValue(quiet),
                 Unravel = new UnravelOptions
                 {
+                    Rules = parse.GetValue(rules) == "paper" ? RuleFamily.Paper : RuleFamily.Weighted,
+                    Contrastive = parse.GetValue(contrast) != "none",
+                    FlatShare = parse.GetValue(flatShare),
+                    CellShare = parse.GetValue(cellShare),
                     FcSpatialAllPositive = parse.GetValue(fcAllPositive),
                     ConvPosition = parse.GetValue(convPosition) == "refine" ? ConvPosition.Refine : ConvPosition.Centre,
                     FoldBatchNorm = parse.GetValue(bn) != "raw",
@@ -109,12 +120,23 @@ internal static class ExplainCommand
                 Maps = new MapOptions
                 {
                     Sigma = parse.GetValue(sigma),
-                    Box = parse.GetValue(box) == "threshold" ? BoxMode.Threshold : BoxMode.Points,
+                    Box = parse.GetValue(box) switch
+                    {
+                        "threshold" => BoxMode.Threshold,
+                        "points" => BoxMode.Points,
+                        _ => parse.GetValue(rules) == "paper" ? BoxMode.Points : BoxMode.Threshold,
+                    },
+                    PointMass = parse.GetValue(pointMass),
                     BoxThreshold = parse.GetValue(boxThreshold),
                     OutlierRadius = parse.GetValue(outlierRadius),
                     OutlierFraction = parse.GetValue(outlierFraction),
                 },
             };
+            if (settings.Unravel.FlatShare is not (>= 0 and <= 1) || settings.Unravel.CellShare is not (>= 0 and <= 1) || settings.Maps.PointMass is not (> 0 and <= 1))
+            {
+                stderr.WriteLine("error: --flat-share and --cell-share must lie in 0..1 and --point-mass in (0, 1]");
+                return 2;
+            }
             return new ExplainRun(settings, stdout, stderr).Execute();
         });
         return command;

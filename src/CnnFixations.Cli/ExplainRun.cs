@@ -179,7 +179,7 @@ internal sealed class ExplainRun
             foreach (var e in explanations)
             {
                 foreach (var w in e.Warnings) lock (_stderr) _stderr.WriteLine($"warning: {file.Path}: {w}");
-                var map = withFixations ? FixationMap.Build(e.Fixations.Input, input, _s.Maps) : null;
+                var map = withFixations ? FixationMap.Build(e, input, _s.Maps) : null;
                 if (_s.Method != "fixations" && e.Start == null)
                     ExplainWithBaselines(input, e, map, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
                 if (map == null) continue;
@@ -217,7 +217,7 @@ internal sealed class ExplainRun
         var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
         var overlays = new List<(string, byte[])>();
         if (fixations != null)
-            overlays.Add(("fixations", MapImages.OverlayPng(background, fixations.Heat, fixations.Box, fixations.Points, _s.Alpha)));
+            overlays.Add(("fixations", MapImages.OverlayPng(background, fixations.Heat, fixations.Box, OverlayPoints(fixations), _s.Alpha)));
         foreach (var m in methods)
         {
             Baselines.ISaliencyMethod method = m switch
@@ -296,11 +296,15 @@ internal sealed class ExplainRun
         return ExplanationInput.FromImage(path, image, _preprocessing, _inputH, _inputW);
     }
 
+    /// <summary>The dots drawn on an overlay: the paper's fixation points; none for the weighted rules, whose heat map is the picture.</summary>
+    private IReadOnlyList<(int X, int Y)> OverlayPoints(FixationMap map) =>
+        _s.Unravel.Rules == RuleFamily.Weighted ? Array.Empty<(int, int)>() : map.Points;
+
     private void WriteFiles(string name, RgbImage background, FixationMap map, byte[] doc, bool verbose)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(name))!);
         string overlay = name + ".overlay.png", heatPng = name + ".heatmap.png", heatNpy = name + ".heatmap.npy", jsonPath = name + ".json";
-        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, map.Points, _s.Alpha));
+        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, OverlayPoints(map), _s.Alpha));
         AtomicFile.WriteAllBytes(heatPng, MapImages.GrayPng(map.Heat, map.Width, map.Height));
         AtomicFile.Write(heatNpy, stream => NpyFile.WriteFloat32(stream, new[] { map.Height, map.Width }, map.Heat));
         AtomicFile.WriteAllBytes(jsonPath, doc); // last: its presence marks the image as done (--skip-existing)

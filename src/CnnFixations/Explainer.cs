@@ -30,6 +30,9 @@ public sealed record TensorExplanation(
     /// never follow a NaN score, so fixations through such values can be missing). Empty when none.
     /// </summary>
     public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
+
+    /// <summary>The weights that reached the input (weighted rules); null for the paper's rules.</summary>
+    public WeightedResult? Weights { get; init; }
 }
 
 /// <summary>
@@ -217,15 +220,51 @@ public sealed class Explainer : IDisposable
         var sw = Stopwatch.StartNew();
         var start = new Unravel.FixationSet(LogitsTensor, logits.Shape);
         start.Add(target);
-        var walk = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads };
-        var result = walk.Run(start);
+        UnravelResult result;
+        WeightedResult? weights = null;
+        if (Options.Rules == RuleFamily.Weighted)
+        {
+            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.RunFromClass(LogitsTensor, target);
+            result = WeightedFixations(weights, start);
+        }
+        else
+            result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(start);
         double unravelMs = sw.Elapsed.TotalMilliseconds;
         var warnings = WeightWarnings.Concat(NonFiniteActivations(result, forward)).ToArray();
         return new TensorExplanation(logits.Data, Predict(logits.Data, 5), target, logits.Data[target], result, forwardMs, unravelMs)
         {
             TargetLabel = Labels?[target],
             Warnings = warnings,
+            Weights = weights,
         };
+    }
+
+    /// <summary>
+    /// The input fixations of a weighted walk: every neuron of the input pixels that together hold half
+    /// of the weight (heaviest pixels first; a pixel's weight is summed over its channels).
+    /// </summary>
+    private UnravelResult WeightedFixations(WeightedResult weights, Unravel.FixationSet start)
+    {
+        var shape = weights.InputShape;
+        var set = new Unravel.FixationSet(Model.InputName, shape);
+        int channels = shape.Length == 4 ? shape[1] : 1, plane = shape[^2] * shape[^1];
+        var pixel = new double[plane];
+        double total = 0;
+        for (int c = 0; c < channels; c++)
+            for (int p = 0; p < plane; p++)
+            {
+                float v = weights.Input[c * plane + p];
+                if (v > 0) { pixel[p] += v; total += v; }
+            }
+        double acc = 0;
+        foreach (int p in Enumerable.Range(0, plane).Where(p => pixel[p] > 0).OrderByDescending(p => pixel[p]).ThenBy(p => p))
+        {
+            if (acc >= 0.5 * total) break;
+            acc += pixel[p];
+            for (int c = 0; c < channels; c++)
+                if (weights.Input[c * plane + p] > 0) set.Add(c * plane + p);
+        }
+        return new UnravelResult(set, new[] { start, set }, new Dictionary<string, double>(), Array.Empty<(string, double)>());
     }
 
     /// <summary>Unravels from a neuron or channel of the start tensor (any layer); the prediction is reported alongside.</summary>

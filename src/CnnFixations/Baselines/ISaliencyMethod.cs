@@ -35,7 +35,7 @@ public sealed class FixationsMethod : ISaliencyMethod
     {
         using var forward = explainer.Forward(input.Tensor);
         var e = explainer.Unravel(forward, target);
-        var map = FixationMap.Build(e.Fixations.Input, input, _options);
+        var map = FixationMap.Build(e, input, _options);
         return new SaliencyMap(map.Heat, map.Width, map.Height, map.KeptPoints, map.Box);
     }
 }

@@ -11,7 +11,14 @@ public static class HeatMap
     /// outside the image, no renormalization at the borders) and divides by the maximum. Row-major
     /// height x width; all zeros when no point lies in the image. Sigma 0 means no blur.
     /// </summary>
-    public static float[] FromPoints(IReadOnlyList<(int X, int Y)> points, int width, int height, double sigma = 20)
+    public static float[] FromPoints(IReadOnlyList<(int X, int Y)> points, int width, int height, double sigma = 20) =>
+        FromWeightedPoints(points, null, width, height, sigma);
+
+    /// <summary>
+    /// As <see cref="FromPoints"/>, each point counting with its weight (null: 1 each); weights must be
+    /// non-negative. Used by the weighted rules, whose every input pixel carries a share of the target.
+    /// </summary>
+    public static float[] FromWeightedPoints(IReadOnlyList<(int X, int Y)> points, IReadOnlyList<double>? weights, int width, int height, double sigma = 20)
     {
         ArgumentNullException.ThrowIfNull(points);
         if (width < 1 || height < 1)
@@ -21,7 +28,7 @@ public static class HeatMap
         var result = new float[(long)width * height];
         var kernel = Kernel(sigma, Math.Max(width, height));
         int radius = kernel.Length / 2;
-        var rows = BlurRows(points, width, height, kernel);
+        var rows = BlurRows(points, weights, width, height, kernel);
         if (rows.Count == 0) return result;
 
         // Vertical pass: output row yy sums the blurred point rows within the kernel radius, in row order.
@@ -60,13 +67,23 @@ public static class HeatMap
     private sealed record BlurredRow(int Y, int Start, double[] Values);
 
     /// <summary>The horizontal pass, only for rows that hold points, in increasing y.</summary>
-    private static List<BlurredRow> BlurRows(IReadOnlyList<(int X, int Y)> points, int width, int height, double[] kernel)
+    private static List<BlurredRow> BlurRows(IReadOnlyList<(int X, int Y)> points, IReadOnlyList<double>? weights, int width, int height, double[] kernel)
     {
         int radius = kernel.Length / 2;
         var keys = new List<long>(points.Count);
-        foreach (var (x, y) in points)
-            if ((uint)x < (uint)width && (uint)y < (uint)height)
-                keys.Add((long)y * width + x);
+        var byKey = weights == null ? null : new Dictionary<long, double>();
+        for (int n = 0; n < points.Count; n++)
+        {
+            var (x, y) = points[n];
+            if ((uint)x >= (uint)width || (uint)y >= (uint)height) continue;
+            long key = (long)y * width + x;
+            if (byKey == null) keys.Add(key);
+            else if (weights![n] > 0)
+            {
+                if (byKey.TryGetValue(key, out double w)) byKey[key] = w + weights[n];
+                else { byKey[key] = weights[n]; keys.Add(key); }
+            }
+        }
         keys.Sort();
 
         var rows = new List<BlurredRow>();
@@ -82,8 +99,8 @@ public static class HeatMap
             while (i < end)
             {
                 int x = (int)(keys[i] % width);
-                int count = 0;
-                for (; i < end && keys[i] % width == x; i++) count++;
+                double count = 0;
+                for (; i < end && keys[i] % width == x; i++) count += byKey == null ? 1 : byKey[keys[i]];
                 int from = Math.Max(x - radius, 0), to = Math.Min(x + radius, width - 1);
                 for (int p = from; p <= to; p++) values[p - lo] += count * kernel[p - x + radius];
             }

@@ -22,6 +22,12 @@ public interface IUnravelRule
 
     /// <summary>Sends every neuron of <see cref="UnravelStep.Output"/> back to the inputs it came from.</summary>
     void Unravel(UnravelStep step);
+
+    /// <summary>
+    /// The weighted rule (<see cref="WeightedWalk"/>): shares the weight of every neuron of
+    /// <see cref="WeightedStep.Output"/> among the inputs it came from.
+    /// </summary>
+    void Distribute(WeightedStep step) => throw step.Unsupported($"op type {step.Node.OpType} has no weighted rule; use --rules paper");
 }
 
 /// <summary>Helpers shared by rules for choosing which inputs carry data.</summary>

@@ -9,10 +9,37 @@ public enum ConvPosition
     Refine,
 }
 
-/// <summary>The spec's options for the walk; the defaults are the spec's behaviour.</summary>
+/// <summary>Which rules the walk follows.</summary>
+public enum RuleFamily
+{
+    /// <summary>The weighted rules (docs/cnn-fixations.md, "Weighted rules"): a contrastive linear head, then positive-contribution shares.</summary>
+    Weighted,
+    /// <summary>The paper's literal rules (one input per neuron through convolutions, pooling and residual Adds).</summary>
+    Paper,
+}
+
+/// <summary>The options of the walk. <see cref="Default"/> is the weighted walk; <see cref="Paper"/> the paper's literal rules.</summary>
 public sealed record UnravelOptions
 {
     public static readonly UnravelOptions Default = new();
+
+    /// <summary>The paper's literal rules with the spec's defaults.</summary>
+    public static readonly UnravelOptions Paper = new() { Rules = RuleFamily.Paper };
+
+    /// <summary>Weighted (default) or the paper's literal rules.</summary>
+    public RuleFamily Rules { get; init; } = RuleFamily.Weighted;
+
+    /// <summary>Weighted rules: explain the target's logit minus the mean of the other logits (false: the target's logit alone).</summary>
+    public bool Contrastive { get; init; } = true;
+
+    /// <summary>Weighted rules: the part of each Conv neuron's weight shared evenly over its in-bounds window (0..1); the rest goes by positive contribution.</summary>
+    public double FlatShare { get; init; } = 0.5;
+
+    /// <summary>
+    /// Weighted rules: the share (0..1) of the weight that stays within the input cell of the head position it
+    /// came from (the walk then only adds detail inside each cell); the rest goes where the walk takes it.
+    /// </summary>
+    public double CellShare { get; init; } = 1;
 
     /// <summary>Rule 1: on a flattened spatial map keep every positive contribution instead of the argmax.</summary>
     public bool FcSpatialAllPositive { get; init; }

@@ -76,6 +76,8 @@ public sealed class UnravelPlan
 
         var ordered = nodes.Values.OrderByDescending(n => n.Index).ToList();
         var all = tensors.Where(t => t != model.InputName).OrderBy(t => t, StringComparer.Ordinal).ToList();
+        // The weighted rules read the value of every tensor they walk through (and the head the values of its linear ops).
+        if (options.Rules == RuleFamily.Weighted) values.UnionWith(tensors);
         var read = values.Where(t => t != model.InputName && !model.IsConstant(t)).OrderBy(t => t, StringComparer.Ordinal).ToList();
         var runtimeConstants = constants.Where(c => !model.IsComputedHere(c)).OrderBy(c => c, StringComparer.Ordinal).ToList();
         return new UnravelPlan(startTensor, ordered, all, read, runtimeConstants);

@@ -49,6 +49,42 @@ public sealed class AddRule : IUnravelRule
             if (chosen >= 0) step.Send(data[chosen], chosenIndex);
         }
     }
+
+    /// <summary>
+    /// Weighted: each neuron's weight is shared among the data inputs in proportion to their positive
+    /// values there (evenly when none is positive); a constant operand gets nothing.
+    /// </summary>
+    public void Distribute(WeightedStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        var outShape = step.OutputShape;
+        if (data.Length == 1)
+        {
+            PositiveShares.Through(step.Output, outShape, step.InputWeights(data[0]), step.Shape(step.Node.Inputs[data[0]]));
+            return;
+        }
+        var values = data.Select(step.Input).ToArray();
+        var targets = data.Select(step.InputWeights).ToArray();
+        var index = new int[data.Length];
+        for (int flat = 0; flat < step.Output.Length; flat++)
+        {
+            double r = step.Output[flat];
+            if (!(r > 0)) continue;
+            double total = 0;
+            for (int j = 0; j < data.Length; j++)
+            {
+                index[j] = Broadcast.MapIndex(flat, outShape, values[j].Shape);
+                float v = values[j].Data[index[j]];
+                if (v > 0) total += v;
+            }
+            for (int j = 0; j < data.Length; j++)
+            {
+                float v = values[j].Data[index[j]];
+                double share = total > 0 && !double.IsInfinity(total) ? (v > 0 ? v / total : 0) : 1.0 / data.Length;
+                if (share > 0) targets[j][index[j]] += (float)(r * share);
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -75,6 +111,19 @@ public sealed class MulRule : IUnravelRule
         var inShape = step.Shape(step.Node.Inputs[follow]);
         foreach (int flat in step.Output.Indices()) step.Send(follow, Broadcast.MapIndex(flat, outShape, inShape));
     }
+
+    /// <summary>Weighted: the followed input (as in <see cref="Unravel"/>) takes every neuron's weight.</summary>
+    public void Distribute(WeightedStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        int follow = -1;
+        if (data.Length == 1) follow = data[0];
+        else
+            foreach (int i in data)
+                if (Shapes.SameShape(step.Shape(step.Node.Inputs[i]), step.OutputShape)) { follow = i; break; }
+        if (follow < 0) throw step.Unsupported("no operand has the output's shape, so the gate cannot be told from the data");
+        PositiveShares.Through(step.Output, step.OutputShape, step.InputWeights(follow), step.Shape(step.Node.Inputs[follow]));
+    }
 }
 
 /// <summary>Sub and Div with a constant operand (in-model normalization): pass-through to the non-constant input.</summary>
@@ -91,5 +140,13 @@ public sealed class ConstantOperandRule : IUnravelRule
         var outShape = step.Output.Shape;
         var inShape = step.Shape(step.Node.Inputs[data[0]]);
         foreach (int flat in step.Output.Indices()) step.Send(data[0], Broadcast.MapIndex(flat, outShape, inShape));
+    }
+
+    /// <summary>Weighted: the non-constant input takes every neuron's weight.</summary>
+    public void Distribute(WeightedStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        if (data.Length != 1) throw step.Unsupported($"{step.Node.OpType} of two activations; only a constant operand is supported");
+        PositiveShares.Through(step.Output, step.OutputShape, step.InputWeights(data[0]), step.Shape(step.Node.Inputs[data[0]]));
     }
 }

@@ -37,4 +37,31 @@ public sealed class ConcatRule : IUnravelRule
             step.Send(i, (c - offsets[i]) * inner + rest);
         }
     }
+
+    /// <summary>Weighted: each neuron's weight goes to the input that owns its channel.</summary>
+    public void Distribute(WeightedStep step)
+    {
+        var node = step.Node;
+        var outShape = step.OutputShape;
+        int rank = outShape.Length;
+        long axis = node.Attributes.GetInt("axis", 1);
+        if (axis < 0) axis += rank;
+        if (axis != 1 || rank < 2)
+            throw step.Unsupported($"Concat on axis {node.Attributes.GetInt("axis", 1)}; only the channel axis (1) can be unravelled");
+        int inner = 1;
+        for (int d = 2; d < rank; d++) inner *= outShape[d];
+        int offset = 0;
+        for (int i = 0; i < node.Inputs.Count; i++)
+        {
+            if (node.Inputs[i].Length == 0) continue;
+            int channels = step.Shape(node.Inputs[i])[1];
+            if (!step.Model.IsConstant(node.Inputs[i]))
+            {
+                var target = step.InputWeights(i);
+                System.Numerics.Tensors.TensorPrimitives.Add(step.Output.AsSpan(offset * inner, channels * inner), target, target);
+            }
+            offset += channels;
+        }
+        if (offset != outShape[1]) throw step.Unsupported("input channels do not add up to the output's");
+    }
 }

@@ -102,6 +102,38 @@ public sealed class ConvRule : IUnravelRule
         }
     }
 
+    /// <summary>
+    /// Weighted: each output neuron's weight is shared among the taps (k, row, col) of its window in
+    /// proportion to their positive contributions <c>A[k,row,col] * W[c,k,u,v]</c> (signs of a folded
+    /// BatchNormalization applied), mixed with an even share over the in-bounds taps
+    /// (<see cref="UnravelOptions.FlatShare"/>). A 1x1 output is a fully connected layer: no even share.
+    /// </summary>
+    public void Distribute(WeightedStep step)
+    {
+        var node = step.Node;
+        if (!step.Model.IsConstant(node.Inputs[1])) throw step.Unsupported("the convolution weight is not a constant");
+        var x = step.Input(0);
+        var wt = step.Constant(node.Inputs[1]);
+        if (!Shapes.TryChw(x.Shape, out int cin, out int inH, out int inW) || wt.Shape.Length != 4 || !Shapes.TryChw(step.OutputShape, out int cout, out int outH, out int outW))
+            throw step.Unsupported($"only 2-D convolutions with batch 1 are supported (input {Shapes.Format(x.Shape)})");
+        int group = (int)node.Attributes.GetInt("group", 1);
+        int cinG = wt.Shape[1], kh = wt.Shape[2], kw = wt.Shape[3];
+        if (wt.Shape[0] != cout || cinG * group != cin || cout % group != 0)
+            throw step.Unsupported($"weight {Shapes.Format(wt.Shape)} does not fit input {Shapes.Format(x.Shape)} with group {group}");
+        var window = Window2D.Of(node, kh, kw, inH, inW, outH, outW);
+        float[]? sign = null;
+        if (step.Options.FoldBatchNorm && FoldedBatchNorm(node, step.Model) is { } bn)
+        {
+            var gamma = step.Constant(bn.Inputs[1]);
+            if (gamma.Length != cout) throw step.Unsupported($"{bn.Describe()} has {gamma.Length} channels, the Conv has {cout}");
+            sign = new float[cout];
+            for (int c = 0; c < cout; c++) sign[c] = gamma.GetDouble(c) < 0 ? -1f : 1f;
+        }
+        double flat = outH * outW == 1 && group == 1 ? 0 : step.Options.FlatShare;
+        PositiveShares.Conv(x.Data, cin, inH, inW, wt.ToFloats(), cout, cinG, kh, kw, group, window, outH, outW, sign, step.Output,
+            step.InputWeights(0), flat, step.Threads);
+    }
+
     /// <summary>The input channels at every position where a fixated neuron's 1x1 window lands, gathered once.</summary>
     private static Dictionary<int, float[]> GatherColumns(ReadOnlySpan<int> neurons, ChannelChoice job, float[] x)
     {

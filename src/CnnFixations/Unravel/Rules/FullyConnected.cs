@@ -146,6 +146,50 @@ public sealed class FullyConnectedRule : IUnravelRule
             UnravelMatMulDataSecond(step);
     }
 
+    /// <summary>Weighted: every input receives its share of each output's weight by positive contribution.</summary>
+    public void Distribute(WeightedStep step)
+    {
+        var node = step.Node;
+        var model = step.Model;
+        bool aConst = model.IsConstant(node.Inputs[0]);
+        bool bConst = model.IsConstant(node.Inputs[1]);
+        if (aConst == bConst)
+            throw step.Unsupported(aConst ? "both operands are constant" : "both operands are activations (no constant weight)");
+        if (node.OpType == "Gemm")
+        {
+            if (aConst) throw step.Unsupported("the weight is the first operand of Gemm; only x*W forms are supported");
+            var a = step.Input(0);
+            var b = step.Constant(node.Inputs[1]);
+            bool transA = node.Attributes.GetInt("transA", 0) != 0, transB = node.Attributes.GetInt("transB", 0) != 0;
+            if (a.Rank != 2 || b.Shape.Length != 2) throw step.Unsupported("Gemm operands must be 2-D");
+            int m = transA ? a.Shape[1] : a.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];
+            if (m != 1) throw step.Unsupported($"batch size {m}; only batch 1 is supported");
+            int n = transB ? b.Shape[0] : b.Shape[1];
+            if ((transB ? b.Shape[1] : b.Shape[0]) != k || step.Output.Length != n) throw step.Unsupported("weight and input sizes differ");
+            var w = b.ToFloats();
+            PositiveShares.FullyConnected(a.Data, transB ? w : FullyConnected.RowsOf(node, w, k, n), k, n, step.Output, step.InputWeights(0),
+                node.Attributes.GetFloat("alpha", 1f));
+            return;
+        }
+        int slot = aConst ? 1 : 0;
+        var x = step.Input(slot);
+        var wt = step.Constant(node.Inputs[1 - slot]);
+        if (wt.Shape.Length != 2) throw step.Unsupported("the weight must be 2-D");
+        var weights = wt.ToFloats();
+        if (slot == 0)
+        {
+            int k = wt.Shape[0], n = wt.Shape[1];
+            if (x.Length != k || step.Output.Length != n) throw step.Unsupported($"input {Shapes.Format(x.Shape)} is not a single row of {k} values");
+            PositiveShares.FullyConnected(x.Data, FullyConnected.RowsOf(node, weights, k, n), k, n, step.Output, step.InputWeights(0));
+        }
+        else
+        {
+            int n = wt.Shape[0], k = wt.Shape[1];
+            if (x.Length != k || step.Output.Length != n) throw step.Unsupported($"input {Shapes.Format(x.Shape)} is not a single column of {k} values");
+            PositiveShares.FullyConnected(x.Data, weights, k, n, step.Output, step.InputWeights(1));
+        }
+    }
+
     private static void UnravelGemm(UnravelStep step)
     {
         var node = step.Node;

@@ -37,4 +37,33 @@ public sealed class PadRule : IUnravelRule
             if (inside) step.Send(0, inFlat);
         }
     }
+
+    /// <summary>Weighted: every neuron's weight moves by the leading pads; weight in the padding is dropped.</summary>
+    public void Distribute(WeightedStep step)
+    {
+        var node = step.Node;
+        var inShape = step.Shape(node.Inputs[0]);
+        var outShape = step.OutputShape;
+        int rank = inShape.Length;
+        long[] pads = node.Attributes.GetInts("pads")
+            ?? (node.InputOrNull(1) is { } p ? step.Constant(p).ToInt64s() : throw step.Unsupported("no pads given"));
+        if (node.InputOrNull(3) != null) throw step.Unsupported("Pad with an axes input is not supported");
+        if (pads.Length != 2 * rank || outShape.Length != rank) throw step.Unsupported($"{pads.Length} pads for rank {rank}");
+        var input = step.InputWeights(0);
+        Span<int> idx = stackalloc int[rank];
+        for (int flat = 0; flat < step.Output.Length; flat++)
+        {
+            if (!(step.Output[flat] > 0)) continue;
+            Shapes.Unravel(flat, outShape, idx);
+            int inFlat = 0;
+            bool inside = true;
+            for (int d = 0; d < rank; d++)
+            {
+                long i = idx[d] - pads[d];
+                if (i < 0 || i >= inShape[d]) { inside = false; break; }
+                inFlat = inFlat * inShape[d] + (int)i;
+            }
+            if (inside) input[inFlat] += step.Output[flat];
+        }
+    }
 }

@@ -26,4 +26,14 @@ public sealed class PassThroughRule : IUnravelRule
             throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.Output.Shape)} differ in size");
         step.SendSameIndices(0);
     }
+
+    /// <summary>Weighted: the same neurons keep their weight.</summary>
+    public void Distribute(WeightedStep step)
+    {
+        if (step.Node.InputOrNull(0) is not { } input || step.Model.IsConstant(input)) return;
+        var inShape = step.Shape(input);
+        if (Shapes.ElementCount(inShape) != step.Output.Length)
+            throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.OutputShape)} differ in size");
+        PositiveShares.Through(step.Output, step.OutputShape, step.InputWeights(0), inShape);
+    }
 }

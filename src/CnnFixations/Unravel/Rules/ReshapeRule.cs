@@ -16,4 +16,13 @@ public sealed class ReshapeRule : IUnravelRule
             throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.Output.Shape)} differ in size");
         step.SendSameIndices(0);
     }
+
+    /// <summary>Weighted: a neuron keeps its flat index and its weight.</summary>
+    public void Distribute(WeightedStep step)
+    {
+        var inShape = step.Shape(step.Node.Inputs[0]);
+        if (Shapes.ElementCount(inShape) != step.Output.Length)
+            throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.OutputShape)} differ in size");
+        PositiveShares.Through(step.Output, step.OutputShape, step.InputWeights(0), inShape);
+    }
 }

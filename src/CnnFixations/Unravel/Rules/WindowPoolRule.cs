@@ -58,6 +58,41 @@ public sealed class WindowPoolRule : IUnravelRule
             step.Send(0, best);
         }
     }
+    /// <summary>
+    /// Weighted: MaxPool shares each neuron's weight evenly among the largest in-bounds inputs of its
+    /// window; AveragePool and LpPool in proportion to the positive inputs (evenly when none is positive).
+    /// </summary>
+    public void Distribute(WeightedStep step)
+    {
+        var node = step.Node;
+        var x = step.Input(0);
+        if (!Shapes.TryChw(x.Shape, out int channels, out int inH, out int inW) || !Shapes.TryChw(step.OutputShape, out int outC, out int outH, out int outW) || outC != channels)
+            throw step.Unsupported($"only 2-D pooling with batch 1 is supported (input {Shapes.Format(x.Shape)})");
+        var kernel = node.Attributes.GetInts("kernel_shape");
+        if (kernel == null || kernel.Length != 2) throw step.Unsupported("kernel_shape must have two values");
+        var window = Window2D.Of(node, (int)kernel[0], (int)kernel[1], inH, inW, outH, outW);
+        bool max = node.OpType == "MaxPool";
+        var input = step.InputWeights(0);
+        var taps = new int[window.KernelH * window.KernelW];
+        int plane = outH * outW;
+        for (int flat = 0; flat < step.Output.Length; flat++)
+        {
+            if (!(step.Output[flat] > 0)) continue;
+            int c = flat / plane, y = flat % plane / outW, xo = flat % outW;
+            int n = 0;
+            for (int u = 0; u < window.KernelH; u++)
+            {
+                int row = window.RowStart(y) + u * window.DilationH;
+                if ((uint)row >= (uint)inH) continue;
+                for (int v = 0; v < window.KernelW; v++)
+                {
+                    int col = window.ColStart(xo) + v * window.DilationW;
+                    if ((uint)col < (uint)inW) taps[n++] = (c * inH + row) * inW + col;
+                }
+            }
+            PositiveShares.Share(step.Output[flat], taps.AsSpan(0, n), x.Data, input, max);
+        }
+    }
 }
 
 /// <summary>
@@ -104,6 +139,30 @@ public sealed class GlobalPoolRule : IUnravelRule
                 if (best < 0 || value > bestValue) { best = i; bestValue = value; }
             }
             if (best >= 0) step.Send(0, baseIndex + best);
+        }
+    }
+
+    /// <summary>
+    /// Weighted: a global maximum shares each channel's weight evenly among its largest positions; an
+    /// average in proportion to the positive positions (evenly when none is positive).
+    /// </summary>
+    public void Distribute(WeightedStep step)
+    {
+        var node = step.Node;
+        var x = step.Input(0);
+        int rank = x.Rank;
+        if (rank < 3 || x.Shape[0] != 1) throw step.Unsupported($"input {Shapes.Format(x.Shape)} is not [1,C,spatial...]");
+        int channels = x.Shape[1];
+        int spatial = x.Length / Math.Max(channels, 1);
+        if (step.Output.Length != channels) throw step.Unsupported($"output {Shapes.Format(step.OutputShape)} does not have one value per channel");
+        bool max = node.OpType is "GlobalMaxPool" or "ReduceMax";
+        var input = step.InputWeights(0);
+        var positions = new int[spatial];
+        for (int c = 0; c < channels; c++)
+        {
+            if (!(step.Output[c] > 0)) continue;
+            for (int i = 0; i < spatial; i++) positions[i] = c * spatial + i;
+            PositiveShares.Share(step.Output[c], positions, x.Data, input, max);
         }
     }
 
