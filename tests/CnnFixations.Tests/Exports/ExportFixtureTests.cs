@@ -76,14 +76,18 @@ public sealed class ExportFixtureTests
 
     /// <summary>The same weights behind an NHWC input, behind a Softmax, a Sigmoid, or with label/ZipMap outputs: the same explanation.</summary>
     [Theory]
-    [InlineData("small_nhwc")]
-    [InlineData("small_softmax")]
-    [InlineData("small_sigmoid")]
-    [InlineData("small_postprocessed")]
-    public void Variants_give_the_same_explanation_as_the_original(string variant)
+    [InlineData("small_nhwc", "weighted")]
+    [InlineData("small_softmax", "weighted")]
+    [InlineData("small_sigmoid", "weighted")]
+    [InlineData("small_postprocessed", "weighted")]
+    [InlineData("small_nhwc", "paper")]
+    [InlineData("small_softmax", "paper")]
+    [InlineData("small_sigmoid", "paper")]
+    [InlineData("small_postprocessed", "paper")]
+    public void Variants_give_the_same_explanation_as_the_original(string variant, string rules)
     {
-        var original = CliRunner.Run("explain", ImagePath("small"), "--model", ModelPath("small"), "--json", "-");
-        var other = CliRunner.Run("explain", ImagePath(variant), "--model", ModelPath(variant), "--json", "-");
+        var original = CliRunner.Run("explain", ImagePath("small"), "--model", ModelPath("small"), "--json", "-", "--rules", rules);
+        var other = CliRunner.Run("explain", ImagePath(variant), "--model", ModelPath(variant), "--json", "-", "--rules", rules);
         Assert.True(original.ExitCode == 0 && other.ExitCode == 0, original.Stderr + other.Stderr);
         Assert.Equal(ExportVariantTests.WithoutModelFields(original.Stdout).Replace("/small/", "/x/"),
             ExportVariantTests.WithoutModelFields(other.Stdout).Replace($"/{variant}/", "/x/"));

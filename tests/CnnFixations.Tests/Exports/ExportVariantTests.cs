@@ -80,6 +80,9 @@ public sealed class ExportVariantTests : IClassFixture<Scratch>
         using var doc = JsonDocument.Parse(original.Stdout);
         Assert.True(doc.RootElement.GetProperty("inputFixations").GetArrayLength() > 0);
 
+        // The paper's literal rules too.
+        Assert.Equal(WithoutModelFields(Explain(TestPaths.BundledModel, "--rules", "paper").Stdout), WithoutModelFields(Explain(nhwc, "--rules", "paper").Stdout));
+
         // Forced the wrong way, the channel-last input is refused or explained differently, never silently the same.
         var forced = Explain(nhwc, "--layout", "nchw");
         Assert.False(forced.ExitCode == 0 && WithoutModelFields(forced.Stdout) == WithoutModelFields(original.Stdout));
