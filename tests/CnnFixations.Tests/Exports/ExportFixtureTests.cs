@@ -174,7 +174,7 @@ public sealed class ExportFixtureTests
         File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(proto));
         var r = CliRunner.Run("explain", ImagePath("small"), "--model", path, "--json", json);
         Assert.Equal(1, r.ExitCode);
-        var error = Assert.Single(r.Stderr.Split('\n').Where(l => l.StartsWith("error:", StringComparison.Ordinal)));
+        var error = Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Contains("4 channels", error);
         Assert.Contains("--input-tensor", error);
         Assert.False(File.Exists(json));
@@ -217,7 +217,7 @@ public sealed class ExportFixtureTests
     {
         var r = CliRunner.Run("explain", ImagePath("small_dynamic_hw"), "--model", ModelPath("small_dynamic_hw"), "--json", "-");
         Assert.Equal(2, r.ExitCode);
-        var error = Assert.Single(r.Stderr.Split('\n').Where(l => l.StartsWith("error:", StringComparison.Ordinal)));
+        var error = Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Contains("--size", error);
     }
 
