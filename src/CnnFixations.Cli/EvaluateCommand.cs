@@ -29,19 +29,21 @@ internal static class EvaluateCommand
         var preset = new Option<string?>("--preset") { Description = "Preprocessing: torchvision, caffe or tf. Default: the model's metadata, else torchvision." };
         var outDir = new Option<string>("--out", "-o") { Description = "Folder for evaluation.json, evaluation.csv and evaluation.md.", Required = true };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines." };
+        var shard = new Option<string?>("--shard") { Description = "Evaluate shard I of N (I from 0 to N-1): image k of the ground truth (after --limit) goes to shard k mod N, with all its boxes. 'cnn-fixations merge' joins the shards' outputs and recomputes the metrics." };
         var command = new Command("evaluate", "Score saliency methods against ground-truth boxes: top-1 and GT-known localization, pointing game, " +
             "deletion and insertion AUC and fixation-only accuracy. Writes evaluation.json, evaluation.csv and evaluation.md to --out and prints the table.")
         {
-            boxes, synsets, model, labelOffset, methods, threshold, limit, preset, outDir, quiet,
+            boxes, synsets, model, labelOffset, methods, threshold, limit, preset, outDir, quiet, shard,
         };
         command.SetAction(parse => Run(
             parse.GetValue(boxes)!, parse.GetValue(synsets), parse.GetValue(model), parse.GetValue(labelOffset), parse.GetValue(methods)!,
-            parse.GetValue(threshold), parse.GetValue(limit), parse.GetValue(preset), parse.GetValue(outDir)!, parse.GetValue(quiet), stdout, stderr));
+            parse.GetValue(threshold), parse.GetValue(limit), parse.GetValue(preset), parse.GetValue(outDir)!, parse.GetValue(quiet),
+            parse.GetValue(shard) is { } shardText ? Shard.Parse(shardText) : Shard.Whole, stdout, stderr));
         return command;
     }
 
     private static int Run(string boxesPath, string? synsetsPath, string? modelPath, int? labelOffset, string methodList, double threshold,
-        int? limit, string? preset, string outDir, bool quiet, TextWriter stdout, TextWriter stderr)
+        int? limit, string? preset, string outDir, bool quiet, Shard shard, TextWriter stdout, TextWriter stderr)
     {
         if (!(threshold > 0) || threshold > 1) throw new UsageException($"--threshold must be in (0, 1], got {threshold.ToString(CultureInfo.InvariantCulture)}");
         if (limit is < 1) throw new UsageException("--limit must be a positive number of images");
@@ -51,6 +53,9 @@ internal static class EvaluateCommand
 
         var images = GroundTruthReader.Read(boxesPath, synsetsPath);
         if (limit is { } n && n < images.Count) images = images.Take(n).ToList();
+        int inputCount = images.Count;
+        var inputIndex = shard.Select(inputCount);
+        images = inputIndex.Select(k => images[k]).ToList();
         string gtFolder = Directory.Exists(boxesPath) ? Path.GetFullPath(boxesPath) : Path.GetDirectoryName(Path.GetFullPath(boxesPath)) ?? ".";
         PrepareOutDir(outDir);
 
@@ -74,6 +79,7 @@ internal static class EvaluateCommand
         }
         var report = new EvaluationReport(Path.GetFileName(resolved), threshold, offset, entries);
 
+        var perImage = new List<IReadOnlyList<ImageResult>>();
         var stopwatch = Stopwatch.StartNew();
         bool interactive = !quiet && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         if (applicable.Count > 0)
@@ -85,7 +91,9 @@ internal static class EvaluateCommand
                     var task = ctx.AddTask("evaluating", maxValue: images.Count);
                     foreach (var image in images)
                     {
-                        report.Add(evaluator.EvaluateImage(image, Path.GetRelativePath(gtFolder, image.ImagePath), applicable));
+                        var rows = evaluator.EvaluateImage(image, Path.GetRelativePath(gtFolder, image.ImagePath), applicable);
+                        report.Add(rows);
+                        perImage.Add(rows);
                         task.Increment(1);
                     }
                 });
@@ -97,6 +105,7 @@ internal static class EvaluateCommand
                     string name = Path.GetRelativePath(gtFolder, images[i].ImagePath);
                     var rows = evaluator.EvaluateImage(images[i], name, applicable);
                     report.Add(rows);
+                    perImage.Add(rows);
                     if (!quiet)
                         stdout.WriteLine($"[{i + 1}/{images.Count}] {name}: " + string.Join("; ", rows.Select(r =>
                             $"{r.Method} {(r.TopOneLocalized ? "localized" : r.LabelRight ? "label right, box missed" : "label wrong")} (IoU {r.TopOneIou:F2})")));
@@ -104,15 +113,34 @@ internal static class EvaluateCommand
             }
         }
 
+        var manifest = new RunManifest
+        {
+            Command = "evaluate",
+            Shard = shard,
+            Inputs = inputCount,
+            ModelFile = Path.GetFileName(resolved),
+            ModelSha256 = onnx.Sha256,
+            Options = RunManifest.OptionsJson(new { boxes = boxesPath, synsets = synsetsPath, labelOffset = offset, methods = methodList, threshold, limit, preset }),
+            Report = EvaluationRows.ReportHeader(Path.GetFileName(resolved), threshold, offset, entries),
+            Images = perImage.Select((rows, i) => (inputIndex[i], rows.Count)).ToList(),
+        };
+        WriteOutputs(report, outDir, stdout, manifest, EvaluationRows.Lines(perImage));
+        if (!quiet) stdout.WriteLine($"{images.Count} images, {stopwatch.Elapsed.TotalSeconds:F1} s; wrote evaluation.json, evaluation.csv and evaluation.md to {outDir}");
+        return CliApp.Ok;
+    }
+
+    /// <summary>evaluation.json, .csv, .md, the rows at full precision and the run file; prints the table.</summary>
+    internal static void WriteOutputs(EvaluationReport report, string outDir, TextWriter stdout, RunManifest manifest, byte[] rows)
+    {
         var utf8 = new UTF8Encoding(false);
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "evaluation.json"), report.Json());
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "evaluation.csv"), utf8.GetBytes(report.Csv()));
         string table = report.Markdown();
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "evaluation.md"), utf8.GetBytes(table));
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, EvaluationRows.FileName), rows);
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, RunManifest.EvaluateFile), manifest.ToJson());
         stdout.WriteLine();
         stdout.WriteLine(table);
-        if (!quiet) stdout.WriteLine($"{images.Count} images, {stopwatch.Elapsed.TotalSeconds:F1} s; wrote evaluation.json, evaluation.csv and evaluation.md to {outDir}");
-        return CliApp.Ok;
     }
 
     private static void PrepareOutDir(string dir)

@@ -44,11 +44,11 @@ internal static class ExplainCommand
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map over the image in the overlay (0..1).", DefaultValueFactory = _ => 0.5 };
         var rules = new Option<string>("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
         rules.AcceptOnlyFromAmong("weighted", "paper");
-        var contrast = new Option<string>("--contrast") { Description = "Weighted rules: explain the target logit minus the 'mean' of the other classes' logits (default), or the target logit alone ('none').", DefaultValueFactory = _ => "mean" };
-        contrast.AcceptOnlyFromAmong("mean", "none");
+        var contrast = new Option<string>("--contrast") { Description = "Weighted rules: explain the target logit minus the other classes' logits weighted by their probabilities ('softmax', default), minus their plain 'mean', or the target logit alone ('none').", DefaultValueFactory = _ => "softmax" };
+        contrast.AcceptOnlyFromAmong("softmax", "mean", "none");
         var flatShare = new Option<double>("--flat-share") { Description = "Weighted rules: part (0..1) of each convolution neuron's weight shared evenly over its window; the rest goes by positive contribution.", DefaultValueFactory = _ => UnravelOptions.Default.FlatShare };
         var cellShare = new Option<double>("--cell-share") { Description = "Weighted rules: share (0..1) of the weight kept within the input cell of the last feature-map position it came from; the walk adds detail inside each cell.", DefaultValueFactory = _ => UnravelOptions.Default.CellShare };
-        var pointMass = new Option<double>("--point-mass") { Description = "Weighted rules: the points reported are the heaviest input pixels that together hold this share of the weight.", DefaultValueFactory = _ => MapOptions.Weighted.PointMass };
+        var pointMass = new Option<double>("--fixation-mass") { Description = "Weighted rules: the fixations (and points) reported are the heaviest input pixels that together hold this share (0..1] of the weight.", DefaultValueFactory = _ => UnravelOptions.Default.FixationMass };
         var box = new Option<string?>("--box") { Description = "Box: 'points' (tight box of the kept fixation points; the default of --rules paper) or 'threshold' (largest connected region of the heat map above --box-threshold; the default of --rules weighted)." };
         box.AcceptOnlyFromAmong("points", "threshold");
         var boxThreshold = new Option<double>("--box-threshold") { Description = "Fraction of the heat map's maximum for --box threshold.", DefaultValueFactory = _ => 0.5 };
@@ -65,13 +65,14 @@ internal static class ExplainCommand
         var layout = new Option<string?>("--layout") { Description = "The input's axis order, when detection is wrong: nchw (channel first) or nhwc (channel last). Default: NHWC when the input's last dimension is 1, 3 or 4 and it feeds a Transpose to channel-first, or the metadata says so." };
         layout.AcceptOnlyFromAmong("nchw", "nhwc");
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
+        var shard = new Option<string?>("--shard") { Description = "Do shard I of N (I from 0 to N-1) of the expanded image list: image k of the list goes to shard k mod N. Needs --out; 'cnn-fixations merge' joins the shards' outputs." };
 
         var command = new Command("explain", "Classify images and explain each decision by CNN Fixations. " +
             "With --out, writes <stem>.overlay.png, <stem>.heatmap.png, <stem>.heatmap.npy and <stem>.json per image (mirroring the input tree), " +
             "plus results.jsonl and results.csv for the whole run.")
         {
             images, model, outDir, json, cls, topK, inputTensor, preset, mean, std, scaleOpt, bgr, size, labels, output, recursive, jobs, skipExisting,
-            start, layers, report, method, crops, layout, rules, contrast, flatShare, cellShare, pointMass, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet,
+            start, layers, report, method, crops, layout, rules, contrast, flatShare, cellShare, pointMass, sigma, alpha, box, boxThreshold, outlierRadius, outlierFraction, fcAllPositive, convPosition, bn, globalPositive, maxPixels, quiet, shard,
         };
 
         command.SetAction(parse =>
@@ -106,12 +107,14 @@ internal static class ExplainCommand
                 Size = parse.GetValue(size),
                 Layout = parse.GetValue(layout),
                 Quiet = parse.GetValue(quiet),
+                Shard = parse.GetValue(shard) is { } shardText ? Cli.Shard.Parse(shardText) : null,
                 Unravel = new UnravelOptions
                 {
                     Rules = parse.GetValue(rules) == "paper" ? RuleFamily.Paper : RuleFamily.Weighted,
-                    Contrastive = parse.GetValue(contrast) != "none",
+                    Contrast = parse.GetValue(contrast) switch { "mean" => Contrast.Mean, "none" => Contrast.None, _ => Contrast.Softmax },
                     FlatShare = parse.GetValue(flatShare),
                     CellShare = parse.GetValue(cellShare),
+                    FixationMass = parse.GetValue(pointMass),
                     FcSpatialAllPositive = parse.GetValue(fcAllPositive),
                     ConvPosition = parse.GetValue(convPosition) == "refine" ? ConvPosition.Refine : ConvPosition.Centre,
                     FoldBatchNorm = parse.GetValue(bn) != "raw",
@@ -126,15 +129,14 @@ internal static class ExplainCommand
                         "points" => BoxMode.Points,
                         _ => parse.GetValue(rules) == "paper" ? BoxMode.Points : BoxMode.Threshold,
                     },
-                    PointMass = parse.GetValue(pointMass),
                     BoxThreshold = parse.GetValue(boxThreshold),
                     OutlierRadius = parse.GetValue(outlierRadius),
                     OutlierFraction = parse.GetValue(outlierFraction),
                 },
             };
-            if (settings.Unravel.FlatShare is not (>= 0 and <= 1) || settings.Unravel.CellShare is not (>= 0 and <= 1) || settings.Maps.PointMass is not (> 0 and <= 1))
+            if (settings.Unravel.FlatShare is not (>= 0 and <= 1) || settings.Unravel.CellShare is not (>= 0 and <= 1) || settings.Unravel.FixationMass is not (> 0 and <= 1))
             {
-                stderr.WriteLine("error: --flat-share and --cell-share must lie in 0..1 and --point-mass in (0, 1]");
+                stderr.WriteLine("error: --flat-share and --cell-share must lie in 0..1 and --fixation-mass in (0, 1]");
                 return 2;
             }
             return new ExplainRun(settings, stdout, stderr).Execute();
@@ -173,6 +175,7 @@ internal sealed record ExplainSettings
     public string? Size { get; init; }
     public string? Layout { get; init; }
     public bool Quiet { get; init; }
+    public Shard? Shard { get; init; }
     public UnravelOptions Unravel { get; init; } = UnravelOptions.Default;
     public MapOptions Maps { get; init; } = MapOptions.Default;
 }

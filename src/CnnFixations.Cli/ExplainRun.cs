@@ -56,10 +56,15 @@ internal sealed class ExplainRun
         var files = _s.InputTensor != null
             ? new List<InputFile> { new(_s.InputTensor, Path.GetFileNameWithoutExtension(_s.InputTensor)) }
             : InputFiles.Expand(_s.Images, _s.Recursive);
-        bool batch = files.Count > 1 || _s.Images.Any(Directory.Exists) || _s.Images.Any(i => i.IndexOfAny(new[] { '*', '?' }) >= 0);
+        int inputCount = files.Count;
+        var inputIndex = (_s.Shard ?? Shard.Whole).Select(inputCount);
+        files = inputIndex.Select(k => files[k]).ToList();
+        bool batch = _s.Shard != null || files.Count > 1 || _s.Images.Any(Directory.Exists) || _s.Images.Any(i => i.IndexOfAny(new[] { '*', '?' }) >= 0);
         if (_s.SkipExisting && _s.OutDir == null) throw new UsageException("--skip-existing needs --out (it skips images whose outputs exist there)");
         if (_s.Layers && _s.OutDir == null) throw new UsageException("--layers needs --out (it writes one picture per layer)");
         if (_s.Report && _s.OutDir == null) throw new UsageException("--report needs --out (the page links the pictures written there)");
+        if (_s.Shard != null && _s.OutDir == null) throw new UsageException("--shard needs --out (the shards' folders are joined by 'cnn-fixations merge')");
+        if (_s.Shard != null && _s.InputTensor != null) throw new UsageException("--shard splits a list of images; it does not apply to --input-tensor");
 
         _modelPath = ModelDefaults.ResolveModelPath(_s.Model);
         var adapted = InputAdapter.Adapt(OnnxModel.Load(_modelPath), _s.Layout is { } layout ? InputAdapter.ParseLayout(layout) : null);
@@ -117,7 +122,12 @@ internal sealed class ExplainRun
         }
 
         var done = outcomes.Where(o => o != null).Select(o => o!).ToList();
-        if (_s.OutDir != null && batch) WriteRunFiles(_s.OutDir, done);
+        if (_s.OutDir != null && batch)
+        {
+            WriteRunFiles(_s.OutDir, done);
+            WriteManifest(_s.OutDir, inputCount, outcomes.Select((o, i) => (o, i)).Where(p => p.o != null)
+                .Select(p => (inputIndex[p.i], p.o!.Error != null ? 1 : p.o.Documents.Count + p.o.DocumentFiles.Count)).ToList());
+        }
         if (_s.OutDir != null && _s.Report) WriteReport(_s.OutDir, done);
         int failed = done.Count(o => o.Error != null);
         // A run that fails (an image failed, or it was interrupted) writes no --json file: the file means success.
@@ -411,6 +421,23 @@ internal sealed class ExplainRun
         }
         AtomicFile.WriteAllBytes(Path.Combine(dir, "results.csv"), Encoding.UTF8.GetBytes(csv.ToString()));
         if (!_s.Quiet) _info.WriteLine($"wrote {Path.Combine(dir, "results.jsonl")} and {Path.Combine(dir, "results.csv")}");
+    }
+
+    /// <summary>results.run.jsonl: what 'merge' needs to join this run's results with other shards' (see <see cref="RunManifest"/>).</summary>
+    private void WriteManifest(string dir, int inputCount, List<(int Index, int Lines)> images)
+    {
+        var manifest = new RunManifest
+        {
+            Command = "explain",
+            Shard = _s.Shard ?? Shard.Whole,
+            Inputs = inputCount,
+            ModelFile = Path.GetFileName(_modelPath),
+            ModelSha256 = _model.Sha256,
+            Options = RunManifest.OptionsJson(_s, nameof(_s.Jobs), nameof(_s.Quiet), nameof(_s.SkipExisting), nameof(_s.OutDir),
+                nameof(_s.Json), nameof(_s.Report), nameof(_s.Model), nameof(_s.Shard)),
+            Images = images,
+        };
+        AtomicFile.WriteAllBytes(Path.Combine(dir, RunManifest.ExplainFile), manifest.ToJson());
     }
 
     private void WriteReport(string dir, List<ImageOutcome> outcomes)

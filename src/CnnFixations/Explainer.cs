@@ -186,15 +186,15 @@ public sealed class Explainer : IDisposable
     }
 
     /// <summary>One line for each tensor the walk went through (the input included) that holds NaN or infinite values.</summary>
-    private static List<string> NonFiniteActivations(UnravelResult result, IReadOnlyDictionary<string, TensorValue> forward)
+    private static List<string> NonFiniteActivations(IReadOnlyList<string> tensors, IReadOnlyDictionary<string, TensorValue> forward)
     {
         var warnings = new List<string>();
-        foreach (var layer in result.Layers)
+        foreach (var tensor in tensors)
         {
-            if (!forward.TryGetValue(layer.Tensor, out var value)) continue;
+            if (!forward.TryGetValue(tensor, out var value)) continue;
             var (nan, inf) = CountNonFinite(value.Data);
             if (nan + inf > 0)
-                warnings.Add($"activation '{layer.Tensor}' holds {Describe(nan, inf)} of {value.Length}: fixations are not followed through them");
+                warnings.Add($"activation '{tensor}' holds {Describe(nan, inf)} of {value.Length}: fixations are not followed through them");
         }
         return warnings;
     }
@@ -230,7 +230,7 @@ public sealed class Explainer : IDisposable
         else
             result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(start);
         double unravelMs = sw.Elapsed.TotalMilliseconds;
-        var warnings = WeightWarnings.Concat(NonFiniteActivations(result, forward)).ToArray();
+        var warnings = WeightWarnings.Concat(NonFiniteActivations(weights?.Tensors ?? result.Layers.Select(l => l.Tensor).ToList(), forward)).ToArray();
         return new TensorExplanation(logits.Data, Predict(logits.Data, 5), target, logits.Data[target], result, forwardMs, unravelMs)
         {
             TargetLabel = Labels?[target],
@@ -240,8 +240,9 @@ public sealed class Explainer : IDisposable
     }
 
     /// <summary>
-    /// The input fixations of a weighted walk: every neuron of the input pixels that together hold half
-    /// of the weight (heaviest pixels first; a pixel's weight is summed over its channels).
+    /// The input fixations of a weighted walk: the heaviest input pixels that together hold
+    /// <see cref="UnravelOptions.FixationMass"/> of the weight (a pixel's weight summed over its channels;
+    /// equal weights in row-major order), one neuron per pixel: its heaviest channel (the first of equals).
     /// </summary>
     private UnravelResult WeightedFixations(WeightedResult weights, Unravel.FixationSet start)
     {
@@ -259,12 +260,15 @@ public sealed class Explainer : IDisposable
         double acc = 0;
         foreach (int p in Enumerable.Range(0, plane).Where(p => pixel[p] > 0).OrderByDescending(p => pixel[p]).ThenBy(p => p))
         {
-            if (acc >= 0.5 * total) break;
+            if (acc >= Options.FixationMass * total) break;
             acc += pixel[p];
-            for (int c = 0; c < channels; c++)
-                if (weights.Input[c * plane + p] > 0) set.Add(c * plane + p);
+            int best = 0;
+            for (int c = 1; c < channels; c++)
+                if (weights.Input[c * plane + p] > weights.Input[best * plane + p]) best = c;
+            set.Add(best * plane + p);
         }
-        return new UnravelResult(set, new[] { start, set }, new Dictionary<string, double>(), Array.Empty<(string, double)>());
+        var layers = new List<Unravel.FixationSet> { start, set };
+        return new UnravelResult(set, layers, new Dictionary<string, double>(), Array.Empty<(string, double)>());
     }
 
     /// <summary>Unravels from a neuron or channel of the start tensor (any layer); the prediction is reported alongside.</summary>

@@ -22,9 +22,6 @@ public sealed record MapOptions
     public BoxMode Box { get; init; } = BoxMode.Points;
     public double BoxThreshold { get; init; } = 0.5;
 
-    /// <summary>Weighted rules: the points are the input pixels that together hold this share of the weight, heaviest first.</summary>
-    public double PointMass { get; init; } = 0.5;
-
     /// <summary>The map settings of the weighted rules (the default): heat map of the weights, box by threshold.</summary>
     public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 20 };
 }
@@ -61,13 +58,23 @@ public sealed class FixationMap
         return Build(points, input.Width, input.Height, options);
     }
 
-    /// <summary>The map of an explanation: from its weights (weighted rules) or from its input fixations (the paper's rules).</summary>
+    /// <summary>
+    /// The map of an explanation. Paper rules: from its input fixations (<see cref="Build(FixationSet, ExplanationInput, MapOptions?)"/>).
+    /// Weighted rules: the heat map blurs every input pixel's weight at its image pixel; the points (and kept
+    /// points: there is no outlier removal, so a map is never emptied) are the input fixations, one per pixel.
+    /// </summary>
     public static FixationMap Build(TensorExplanation explanation, ExplanationInput input, MapOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(explanation);
         if (explanation.Weights is not { } weighted) return Build(explanation.Fixations.Input, input, options);
-        var (points, weights) = WeightedPoints(weighted, input);
-        return BuildWeighted(points, weights, input.Width, input.Height, options ?? MapOptions.Weighted);
+        options ??= MapOptions.Weighted;
+        var (all, weights) = WeightedPoints(weighted, input);
+        var points = new List<(int X, int Y)>(explanation.Fixations.Input.Count);
+        foreach (var neuron in explanation.Fixations.Input.ToNeurons())
+            points.Add(input.MapToImage(neuron[1], neuron[2]));
+        var heat = HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, options.Sigma);
+        var box = options.Box == BoxMode.Points ? BoxFinder.FromPoints(points) : BoxFinder.FromThreshold(heat, input.Width, input.Height, options.BoxThreshold);
+        return new FixationMap(input.Width, input.Height, points, points, heat, box);
     }
 
     /// <summary>Every input pixel with weight, mapped onto the image, with its weight summed over the channels (row-major order).</summary>
@@ -90,31 +97,6 @@ public sealed class FixationMap
             weights.Add(sum);
         }
         return (points, weights);
-    }
-
-    /// <summary>
-    /// The map of weighted points: the heat map blurs every point with its weight; the points reported
-    /// (and kept: no outlier removal, so a map is never emptied) are the heaviest that together hold
-    /// <see cref="MapOptions.PointMass"/> of the weight, in their original order.
-    /// </summary>
-    public static FixationMap BuildWeighted(IReadOnlyList<(int X, int Y)> points, IReadOnlyList<double> weights, int width, int height, MapOptions options)
-    {
-        var heat = HeatMap.FromWeightedPoints(points, weights, width, height, options.Sigma);
-        var order = Enumerable.Range(0, points.Count).OrderByDescending(i => weights[i]).ThenBy(i => i).ToArray();
-        double total = 0;
-        foreach (double v in weights) total += v;
-        var chosen = new bool[points.Count];
-        double acc = 0;
-        foreach (int i in order)
-        {
-            if (acc >= options.PointMass * total) break;
-            chosen[i] = true;
-            acc += weights[i];
-        }
-        var selected = new List<(int X, int Y)>();
-        for (int i = 0; i < points.Count; i++) if (chosen[i]) selected.Add(points[i]);
-        var box = options.Box == BoxMode.Points ? BoxFinder.FromPoints(selected) : BoxFinder.FromThreshold(heat, width, height, options.BoxThreshold);
-        return new FixationMap(width, height, selected, selected, heat, box);
     }
 
     public static FixationMap Build(IReadOnlyList<(int X, int Y)> points, int width, int height, MapOptions options)

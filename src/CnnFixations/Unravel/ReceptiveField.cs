@@ -18,6 +18,9 @@ public sealed class ReceptiveField
         _inputH = inputH; _inputW = inputW;
     }
 
+    /// <summary>The receptive-field centre of (y, x) in input pixels, not clamped (it may lie outside the input).</summary>
+    public (long Y, long X) RawCentre(int y, int x) => (_scaleY * y + _offsetY, _scaleX * x + _offsetX);
+
     public (int Y, int X) Centre(int y, int x) =>
         ((int)Math.Clamp(_scaleY * y + _offsetY, 0, _inputH - 1), (int)Math.Clamp(_scaleX * x + _offsetX, 0, _inputW - 1));
 

@@ -18,6 +18,17 @@ public enum RuleFamily
     Paper,
 }
 
+/// <summary>What the weighted walk explains: the target logit alone, or contrasted with the other classes.</summary>
+public enum Contrast
+{
+    /// <summary>The target logit minus the other logits weighted by their softmax probabilities (the log-probability's linear part: the classes the network weighs against the target).</summary>
+    Softmax,
+    /// <summary>The target logit minus the plain mean of the other logits.</summary>
+    Mean,
+    /// <summary>The target logit alone.</summary>
+    None,
+}
+
 /// <summary>The options of the walk. <see cref="Default"/> is the weighted walk; <see cref="Paper"/> the paper's literal rules.</summary>
 public sealed record UnravelOptions
 {
@@ -29,8 +40,14 @@ public sealed record UnravelOptions
     /// <summary>Weighted (default) or the paper's literal rules.</summary>
     public RuleFamily Rules { get; init; } = RuleFamily.Weighted;
 
-    /// <summary>Weighted rules: explain the target's logit minus the mean of the other logits (false: the target's logit alone).</summary>
-    public bool Contrastive { get; init; } = true;
+    /// <summary>Weighted rules: what the target is contrasted with (see <see cref="Contrast"/>).</summary>
+    public Contrast Contrast { get; init; } = Contrast.Softmax;
+
+    /// <summary>
+    /// Weighted rules with <see cref="Contrast.Softmax"/>: the share (0..1) of the contrast that goes by the
+    /// other classes' probabilities; the rest is their plain mean.
+    /// </summary>
+    public double SoftmaxShare { get; init; } = 0.5;
 
     /// <summary>Weighted rules: the part of each Conv neuron's weight shared evenly over its in-bounds window (0..1); the rest goes by positive contribution.</summary>
     public double FlatShare { get; init; } = 0.5;
@@ -40,6 +57,9 @@ public sealed record UnravelOptions
     /// came from (the walk then only adds detail inside each cell); the rest goes where the walk takes it.
     /// </summary>
     public double CellShare { get; init; } = 1;
+
+    /// <summary>Weighted rules: the input fixations are the heaviest input pixels that together hold this share of the weight.</summary>
+    public double FixationMass { get; init; } = 0.5;
 
     /// <summary>Rule 1: on a flattened spatial map keep every positive contribution instead of the argmax.</summary>
     public bool FcSpatialAllPositive { get; init; }

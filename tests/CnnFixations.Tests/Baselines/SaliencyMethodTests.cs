@@ -1,3 +1,4 @@
+using CnnFixations.Unravel;
 using CnnFixations.Baselines;
 using CnnFixations.Imaging;
 using CnnFixations.Tests.Fixtures;
@@ -19,7 +20,7 @@ public class SaliencyMethodTests
         string npy = Path.Combine(TestPaths.NewTempDir(), "x.npy");
         using (var s = File.Create(npy))
             NpyFile.WriteFloat32(s, new[] { 1, 2, 2, 2 }, new float[] { 1, 2, 3, 4, 4, 3, 2, 1 });
-        return (new Explainer(model), ExplanationInput.FromNpy(npy));
+        return (new Explainer(model, UnravelOptions.Paper), ExplanationInput.FromNpy(npy));
     }
 
     [Fact]
@@ -59,7 +60,7 @@ public class SaliencyMethodTests
     [Fact]
     public void Cam_does_not_apply_to_a_net_with_fully_connected_layers_on_a_spatial_map()
     {
-        using var explainer = new Explainer(CnnFixations.Onnx.OnnxModel.Load(new TinyFixture("vgg16", "vgg16.onnx").ModelPath));
+        using var explainer = new Explainer(CnnFixations.Onnx.OnnxModel.Load(new TinyFixture("vgg16", "vgg16.onnx").ModelPath), UnravelOptions.Paper);
         Assert.NotNull(new CamMethod().NotApplicable(explainer));
         Assert.Null(new GradCamMethod().NotApplicable(explainer));
     }
@@ -73,7 +74,7 @@ public class SaliencyMethodTests
     public void Every_method_gives_a_finite_normalized_map_on_global_pooling_nets(string name)
     {
         var fixture = TinyFixture.Parse(name);
-        using var explainer = new Explainer(CnnFixations.Onnx.OnnxModel.Load(fixture.ModelPath));
+        using var explainer = new Explainer(CnnFixations.Onnx.OnnxModel.Load(fixture.ModelPath), UnravelOptions.Paper);
         string npy = Path.Combine(TestPaths.NewTempDir(), "x.npy");
         File.Copy(fixture.InputPath, npy);
         var input = ExplanationInput.FromNpy(npy);

@@ -91,7 +91,7 @@ public class BatchTests
     public void Layers_writes_a_contact_sheet_and_one_picture_per_layer()
     {
         string output = TestPaths.NewTempDir();
-        var r = CliRunner.Run("explain", Sample("bird.png"), "--out", output, "--layers");
+        var r = CliRunner.Run("explain", Sample("bird.png"), "--out", output, "--layers", "--rules", "paper");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.True(new FileInfo(Path.Combine(output, "bird.layers.png")).Length > 1000);
         var pictures = Directory.GetFiles(Path.Combine(output, "bird.layers"), "*.png");

@@ -56,7 +56,7 @@ public class ExplainCommandTests
     public void Input_tensor_json_matches_the_reference_implementation()
     {
         var fixture = new TinyFixture("resnet18", "resnet18.onnx");
-        var r = CliRunner.Run("explain", "--model", fixture.ModelPath, "--input-tensor", fixture.InputPath, "--json", "-");
+        var r = CliRunner.Run("explain", "--model", fixture.ModelPath, "--input-tensor", fixture.InputPath, "--json", "-", "--rules", "paper");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var mine = JsonDocument.Parse(r.Stdout);
         using var reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestPaths.Reference, "resnet18.json")));

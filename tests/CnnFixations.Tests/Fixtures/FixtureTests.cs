@@ -19,7 +19,7 @@ public class FixtureTests
     {
         var fixture = TinyFixture.Parse(name);
         var model = OnnxModel.Load(fixture.ModelPath);
-        using var explainer = new Explainer(model);
+        using var explainer = new Explainer(model, UnravelOptions.Paper);
         var values = explainer.Forward(fixture.LoadInput());
         var logits = values[explainer.LogitsTensor].Data;
         var expected = fixture.ReferenceLogits();
@@ -48,10 +48,10 @@ public class FixtureTests
         var fixture = TinyFixture.Parse(name);
         var options = variant switch
         {
-            "refine" => new UnravelOptions { ConvPosition = ConvPosition.Refine },
-            "allpositive" => new UnravelOptions { FcSpatialAllPositive = true },
-            "rawbn" => new UnravelOptions { FoldBatchNorm = false },
-            _ => UnravelOptions.Default,
+            "refine" => new UnravelOptions { Rules = RuleFamily.Paper, ConvPosition = ConvPosition.Refine },
+            "allpositive" => new UnravelOptions { Rules = RuleFamily.Paper, FcSpatialAllPositive = true },
+            "rawbn" => new UnravelOptions { Rules = RuleFamily.Paper, FoldBatchNorm = false },
+            _ => UnravelOptions.Paper,
         };
         string file = Path.Combine(TestPaths.Reference, variant.Length == 0 ? fixture.Stem + ".json" : $"{fixture.Stem}.{variant}.json");
         using var doc = JsonDocument.Parse(File.ReadAllText(file));

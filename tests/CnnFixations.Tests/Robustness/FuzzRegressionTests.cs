@@ -1,3 +1,4 @@
+using CnnFixations.Unravel;
 using CnnFixations.Fuzz;
 using CnnFixations.Onnx;
 using CnnFixations.Onnx.Proto;
@@ -172,7 +173,7 @@ public sealed class FuzzRegressionTests
         var e = Assert.ThrowsAny<CnnFixationsException>(() =>
         {
             var model = OnnxModel.FromBytes(bytes);
-            using var explainer = new Explainer(model);
+            using var explainer = new Explainer(model, UnravelOptions.Paper);
         });
         Assert.DoesNotContain("\n", e.Message);
         Assert.True(e.Message.Length > 20, e.Message);

@@ -1,3 +1,4 @@
+using CnnFixations.Unravel;
 using System.Text.Json;
 using CnnFixations.Imaging;
 using CnnFixations.Onnx;
@@ -85,7 +86,7 @@ public sealed class ModelInputTests : IClassFixture<Scratch>
             try
             {
                 var model = OnnxModel.FromBytes(bytes[..cut]);
-                using var explainer = new Explainer(model);
+                using var explainer = new Explainer(model, UnravelOptions.Paper);
             }
             catch (CnnFixationsException) { }
         }
@@ -278,13 +279,19 @@ public sealed class ModelInputTests : IClassFixture<Scratch>
         // odd position makes the first activation NaN there, but not the scores.
         var net = new NetBuilder(3, 8, 8).Conv(4, 1).Relu().Conv(4, 1, stride: 2).Relu().Head(3);
         string tensor = SaveNpy("nan.npy", new[] { 1, 3, 8, 8 }, i => i == 9 ? float.NaN : (i % 11) / 11f);
-        var json = Expect.Success(Explain(Save(net.Proto(), "skip.onnx"), "--input-tensor", tensor));
+        var json = Expect.Success(Explain(Save(net.Proto(), "skip.onnx"), "--input-tensor", tensor, "--rules", "paper"));
         var warnings = json.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()!).ToList();
         // Only the activations the walk fetches are checked (the pre-ReLU Conv output is not fetched):
         // the first Relu holds one NaN per channel, the input one.
         Assert.True(warnings.Count == 2, string.Join(" | ", warnings));
         Assert.Contains("activation 'relu3' holds 4 NaN values of 256: fixations are not followed through them", warnings);
         Assert.Contains("activation 'x' holds 1 NaN value of 192: fixations are not followed through them", warnings);
+
+        // The weighted walk reads every tensor it goes through: the same two, and the pre-ReLU Conv output too.
+        var weighted = Expect.Success(Explain(Save(net.Proto(), "skipw.onnx"), "--input-tensor", tensor))
+            .GetProperty("warnings").EnumerateArray().Select(w => w.GetString()!).ToList();
+        Assert.Contains("activation 'relu3' holds 4 NaN values of 256: fixations are not followed through them", weighted);
+        Assert.Contains("activation 'x' holds 1 NaN value of 192: fixations are not followed through them", weighted);
 
         // A clean input gives no warning.
         string clean = SaveNpy("clean.npy", new[] { 1, 3, 8, 8 }, i => (i % 11) / 11f);

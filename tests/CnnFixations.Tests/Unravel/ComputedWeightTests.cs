@@ -1,3 +1,4 @@
+using CnnFixations.Unravel;
 using CnnFixations.Onnx;
 
 namespace CnnFixations.Tests.Unravel;
@@ -50,8 +51,8 @@ public class ComputedWeightTests
     [InlineData(true, true)]
     public void Give_the_same_walk_as_the_plain_model(bool computed, bool shapeReshape)
     {
-        using var plain = new Explainer(Model(false, false));
-        using var other = new Explainer(Model(computed, shapeReshape));
+        using var plain = new Explainer(Model(false, false), UnravelOptions.Paper);
+        using var other = new Explainer(Model(computed, shapeReshape), UnravelOptions.Paper);
         for (int seed = 10; seed < 15; seed++)
         {
             var a = plain.Explain(Input(seed));

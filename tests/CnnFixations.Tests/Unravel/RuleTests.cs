@@ -51,7 +51,7 @@ public class RuleTests
     {
         var (g, acts) = TwoChannelConv(false);
         var model = g.Output("y").Build();
-        var refine = new UnravelOptions { ConvPosition = ConvPosition.Refine };
+        var refine = new UnravelOptions { Rules = RuleFamily.Paper, ConvPosition = ConvPosition.Refine };
         // Output (0,0,0) -> ch0; its only non-zero contribution is x0[1,1]*1 = 5 at (1,1); the others are 0.
         Assert.Equal(new[] { "0,1,1" }, Neurons(Walk(model, acts, "y", new[] { 0, 0, 0 }, refine).Input));
     }
@@ -79,7 +79,7 @@ public class RuleTests
         // Output (0,2,2): raw sums ch0 = 0, ch1 = 5. Folded with gamma/sigma < 0: argmax of (0, -5) -> ch0.
         Assert.Equal(new[] { "0,2,2" }, Neurons(Walk(model, acts, "z", new[] { 0, 2, 2 }).Input));
         // The authors' raw weights keep ch1.
-        Assert.Equal(new[] { "1,2,2" }, Neurons(Walk(model, acts, "z", new[] { 0, 2, 2 }, new UnravelOptions { FoldBatchNorm = false }).Input));
+        Assert.Equal(new[] { "1,2,2" }, Neurons(Walk(model, acts, "z", new[] { 0, 2, 2 }, new UnravelOptions { Rules = RuleFamily.Paper, FoldBatchNorm = false }).Input));
         // A positive gamma changes nothing.
         var (g2, acts2) = TwoChannelConv(true, gamma: 2);
         Assert.Equal(new[] { "1,2,2" }, Neurons(Walk(g2.Output("z").Build(), acts2, "z", new[] { 0, 2, 2 }).Input));
@@ -198,7 +198,7 @@ public class RuleTests
         var gap = new GraphBuilder("x", 1, 2, 2, 2).Node("GlobalAveragePool", new[] { "x" }, new[] { "y" }).Output("y").Build();
         Assert.Equal(new[] { "0,0,1" }, Neurons(Walk(gap, acts, "y", new[] { 0, 0, 0 }).Input));
         Assert.Equal(new[] { "1,1,0" }, Neurons(Walk(gap, acts, "y", new[] { 1, 0, 0 }).Input));
-        var positive = new UnravelOptions { GlobalPoolAllPositive = true };
+        var positive = new UnravelOptions { Rules = RuleFamily.Paper, GlobalPoolAllPositive = true };
         Assert.Equal(new[] { "0,0,0", "0,0,1", "0,1,1" }, Neurons(Walk(gap, acts, "y", new[] { 0, 0, 0 }, positive).Input));
 
         var mean = new GraphBuilder("x", 1, 2, 2, 2)
@@ -240,7 +240,7 @@ public class RuleTests
         };
         var model = g.Output("y").Build();
         Assert.Equal(new[] { "0,0,1" }, Neurons(Walk(model, acts, "y", new[] { 0 }).Input));
-        var all = new UnravelOptions { FcSpatialAllPositive = true };
+        var all = new UnravelOptions { Rules = RuleFamily.Paper, FcSpatialAllPositive = true };
         Assert.Equal(new[] { "0,0,0", "0,0,1", "1,0,0" }, Neurons(Walk(model, acts, "y", new[] { 0 }, all).Input));
     }
 

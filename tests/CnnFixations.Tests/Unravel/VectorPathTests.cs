@@ -19,8 +19,8 @@ public class VectorPathTests
     {
         var fixture = TinyFixture.Parse(name);
         var input = fixture.LoadInput();
-        var many = new UnravelOptions { ConvPosition = ConvPosition.Refine, FcSpatialAllPositive = true, GlobalPoolAllPositive = true };
-        foreach (var options in new[] { UnravelOptions.Default, many })
+        var many = new UnravelOptions { Rules = RuleFamily.Paper, ConvPosition = ConvPosition.Refine, FcSpatialAllPositive = true, GlobalPoolAllPositive = true };
+        foreach (var options in new[] { UnravelOptions.Paper, many })
         {
             using var explainer = new Explainer(OnnxModel.Load(fixture.ModelPath), options);
             var vector = AllLayers(explainer, input);
@@ -41,7 +41,7 @@ public class VectorPathTests
     {
         var fixture = TinyFixture.Parse(name);
         var input = fixture.LoadInput();
-        using var explainer = new Explainer(OnnxModel.Load(fixture.ModelPath));
+        using var explainer = new Explainer(OnnxModel.Load(fixture.ModelPath), UnravelOptions.Paper);
         lock (typeof(Contributions))
         {
             long before = ConvRule.GatherCost;
@@ -71,8 +71,8 @@ public class VectorPathTests
         var fixture = TinyFixture.Parse(name);
         var input = fixture.LoadInput();
         var model = OnnxModel.Load(fixture.ModelPath);
-        using var single = new Explainer(model, UnravelOptions.Default, intraOpThreads: 1);
-        using var four = new Explainer(model, UnravelOptions.Default, intraOpThreads: 4);
+        using var single = new Explainer(model, UnravelOptions.Paper, intraOpThreads: 1);
+        using var four = new Explainer(model, UnravelOptions.Paper, intraOpThreads: 4);
         var expected = AllLayers(single, input);
         List<string> split;
         lock (typeof(Contributions))
@@ -113,7 +113,7 @@ public class VectorPathTests
     public void The_channel_last_path_is_taken_when_many_neurons_are_walked()
     {
         var fixture = new TinyFixture("vgg16", "vgg16.onnx");
-        using var explainer = new Explainer(OnnxModel.Load(fixture.ModelPath), new UnravelOptions { FcSpatialAllPositive = true, GlobalPoolAllPositive = true });
+        using var explainer = new Explainer(OnnxModel.Load(fixture.ModelPath), new UnravelOptions { Rules = RuleFamily.Paper, FcSpatialAllPositive = true, GlobalPoolAllPositive = true });
         long before = Interlocked.Read(ref ConvRule.ChannelLastCopies);
         explainer.Explain(fixture.LoadInput());
         Assert.True(Interlocked.Read(ref ConvRule.ChannelLastCopies) > before);

@@ -15,7 +15,7 @@ internal static class WalkHarness
         int offset = startShape.Length - neuron.Length;
         for (int d = 0; d < startShape.Length; d++) flat = flat * startShape[d] + (d < offset ? 0 : neuron[d - offset]);
         set.Add(flat);
-        return new UnravelWalk(model, plan, RuleSet.Default, options ?? UnravelOptions.Default, activations).Run(set);
+        return new UnravelWalk(model, plan, RuleSet.Default, options ?? UnravelOptions.Paper, activations).Run(set);
     }
 
     public static TensorValue T(int[] shape, params float[] data) => new(shape, data);

@@ -129,9 +129,9 @@ public sealed class ConvRule : IUnravelRule
             sign = new float[cout];
             for (int c = 0; c < cout; c++) sign[c] = gamma.GetDouble(c) < 0 ? -1f : 1f;
         }
-        double flat = outH * outW == 1 && group == 1 ? 0 : step.Options.FlatShare;
+        bool fullyConnected = outH * outW == 1 && group == 1;
         PositiveShares.Conv(x.Data, cin, inH, inW, wt.ToFloats(), cout, cinG, kh, kw, group, window, outH, outW, sign, step.Output,
-            step.InputWeights(0), flat, step.Threads);
+            step.InputWeights(0), fullyConnected ? 0 : step.Options.FlatShare, step.Threads, evenFallback: !fullyConnected);
     }
 
     /// <summary>The input channels at every position where a fixated neuron's 1x1 window lands, gathered once.</summary>

@@ -17,7 +17,7 @@ internal static class PositiveShares
     /// <paramref name="sign"/> (per output channel, null: all +1) flips a channel whose folded BatchNormalization scale is negative.
     /// </summary>
     public static void Conv(float[] x, int cin, int inH, int inW, float[] w, int cout, int cinG, int kh, int kw, int group, Window2D window,
-        int outH, int outW, float[]? sign, float[] output, float[] input, double flat, int threads)
+        int outH, int outW, float[]? sign, float[] output, float[] input, double flat, int threads, bool evenFallback = true)
     {
         int inPlane = inH * inW, outPlane = outH * outW, coutG = cout / group;
         bool whole = WholePlane(window, kh, kw, inH, inW, outH, outW);
@@ -99,6 +99,7 @@ internal static class PositiveShares
                     if (taps == 0) continue;
                     double s = sums[i];
                     double share = s > 0 && !double.IsInfinity(s) ? 1 - flat : 0;
+                    if (share == 0 && !evenFallback) continue; // fully connected form: nothing passes without a positive contribution
                     if (share > 0) factor[i] = (float)(r * share / s);
                     double rest = r * (1 - share);
                     if (rest > 0) { even[i] = (float)(rest / taps); anyEven = true; }

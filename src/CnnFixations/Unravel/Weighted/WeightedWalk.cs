@@ -23,6 +23,12 @@ public sealed class WeightedResult
 
     /// <summary>The total positive contribution found at the head tensors before normalization (0: nothing supports the target).</summary>
     public double HeadMass { get; }
+
+    /// <summary>Every tensor that received weight, in walk order (the input last).</summary>
+    public IReadOnlyList<string> Tensors { get; init; } = Array.Empty<string>();
+
+    /// <summary>Time spent in each node the walk went through, in walk order, for profiling.</summary>
+    public IReadOnlyList<(string Node, double Ms)> NodeMilliseconds { get; init; } = Array.Empty<(string, double)>();
 }
 
 /// <summary>
@@ -31,7 +37,7 @@ public sealed class WeightedResult
 /// <item>Head: from the target logit down through the ops that are linear in their data input (Gemm,
 /// MatMul, Conv, pooling by averaging, reshapes, Q/DQ, constant affine ops) the target's coefficient on
 /// every neuron is carried exactly; contrastive by default (the target's logit minus the mean of the
-/// other classes' logits). Where the first non-linear op is met the contributions coefficient x activation
+/// other classes' logits, weighted by their probabilities). Where the first non-linear op is met the contributions coefficient x activation
 /// are formed; on a spatial tensor they are summed per position, and a position keeps weight
 /// <c>max(0, sum)</c>, shared among its channels in proportion to their positive contributions.</item>
 /// <item>Below: every rule shares each neuron's weight among its inputs in proportion to their positive
@@ -46,6 +52,7 @@ public sealed class WeightedWalk
     private readonly IReadOnlyDictionary<string, TensorValue> _activations;
     private readonly IReadOnlyDictionary<string, int[]>? _shapes;
     private readonly Dictionary<string, float[]> _weights = new(StringComparer.Ordinal);
+    private readonly List<string> _order = new();
 
     public WeightedWalk(OnnxModel model, UnravelPlan plan, RuleSet rules, UnravelOptions options, IReadOnlyDictionary<string, TensorValue> activations,
         IReadOnlyDictionary<string, int[]>? shapes = null)
@@ -76,10 +83,15 @@ public sealed class WeightedWalk
         var value = Activation(logits, null);
         int n = value.Length;
         var seed = new float[n];
-        if (Options.Contrastive && n > 1)
+        if (Options.Contrast == Contrast.Mean && n > 1)
+            Array.Fill(seed, -1f / (n - 1));
+        else if (Options.Contrast == Contrast.Softmax && n > 1)
         {
-            float others = -1f / (n - 1);
-            Array.Fill(seed, others);
+            // d log p_t / d z = e_t - p, scaled by 1 / (1 - p_t): z_t minus the probability-weighted mean of the other logits.
+            var p = Explainer.Softmax(value.Data);
+            double rest = 1 - p[target], share = Options.SoftmaxShare;
+            for (int k = 0; k < n; k++)
+                seed[k] = (float)(-(rest > 0 ? share * p[k] / rest : 0) - (rest > 0 ? 1 - share : 1) / (n - 1));
         }
         seed[target] = 1;
         var heads = Head(logits, seed);
@@ -182,21 +194,30 @@ public sealed class WeightedWalk
 
     private WeightedResult Run((Dictionary<string, float[]> Weights, string[] Heads, double Mass) head)
     {
-        // The head's weight per position of its (first) spatial tensor, for the cell rule below.
+        // The head's weight per position, for the cell rule below: summed over the channels of every spatial
+        // head tensor (several where the head ends at the branches of a Concat: GoogLeNet, Inception), so that
+        // the cells hold all of the head's weight. The grid is the first spatial tensor's; others of another
+        // size cannot be placed on it and are left out of the cell rule.
         float[]? cells = null;
         int cellH = 0, cellW = 0;
+        string? cellTensor = null;
         foreach (var tensor in head.Heads)
         {
             var shape = Shape(tensor, null);
             if (!(Options.CellShare > 0) || !Shapes.TryChw(shape, out int c, out int h, out int w) || h * w <= 1) continue;
+            if (cells == null)
+            {
+                cells = new float[h * w];
+                (cellH, cellW) = (h, w);
+                cellTensor = tensor;
+            }
+            else if (h != cellH || w != cellW) continue;
             var weights = head.Weights[tensor];
-            cells = new float[h * w];
             for (int k = 0; k < c; k++)
                 for (int p = 0; p < h * w; p++) cells[p] += weights[k * h * w + p];
-            (cellH, cellW) = (h, w);
-            break;
         }
-        foreach (var (tensor, w) in head.Weights) _weights[tensor] = w;
+        foreach (var (tensor, w) in head.Weights) { _weights[tensor] = w; _order.Add(tensor); }
+        var nodeMs = new List<(string, double)>();
         foreach (var node in _plan.Nodes)
         {
             if (node.Outputs.Count == 0 || !_weights.TryGetValue(node.Outputs[0], out var output)) continue;
@@ -205,43 +226,82 @@ public sealed class WeightedWalk
                 node.IsDefaultDomain
                     ? $"{node.Describe()}: op type {node.OpType} is not supported by CNN Fixations (no unravel rule covers it)"
                     : $"{node.Describe()}: op type {node.OpType} from domain '{node.Domain}' is not supported (only default-domain ONNX ops have unravel rules)");
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             rule.Distribute(new WeightedStep(this, node, output, Shape(node.Outputs[0], node)));
+            nodeMs.Add(($"{node.OpType} {node.Name}", System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds));
         }
         var inputShape = Shape(Model.InputName, null);
         var input = _weights.TryGetValue(Model.InputName, out var wi) ? wi : new float[Shapes.ElementCount(inputShape)];
-        if (cells != null && Shapes.TryChw(inputShape, out int ic, out int ih, out int iw)) KeepCells(input, ic, ih, iw, cells, cellH, cellW, Options.CellShare);
-        return new WeightedResult(input, inputShape, head.Heads, head.Mass);
+        if (cells != null && Shapes.TryChw(inputShape, out int ic, out int ih, out int iw))
+        {
+            var rf = ReceptiveField.Of(Model, cellTensor!, t => _activations.TryGetValue(t, out var v) ? v.Shape : _shapes != null && _shapes.TryGetValue(t, out var sh) ? sh : Model.TryGetConstant(t)?.Shape);
+            var rows = Membership(ih, cellH, rf == null ? null : i => rf.RawCentre(i, 0).Y);
+            var cols = Membership(iw, cellW, rf == null ? null : j => rf.RawCentre(0, j).X);
+            KeepCells(input, ic, ih, iw, cells, cellW, rows, cols, Options.CellShare);
+        }
+        var reached = _order.Where(t => _weights.TryGetValue(t, out var w) && HasWeight(w)).ToList();
+        return new WeightedResult(input, inputShape, head.Heads, head.Mass) { NodeMilliseconds = nodeMs, Tensors = reached };
     }
 
     /// <summary>
-    /// The cell rule: the input is cut into the head's grid of cells (input row y belongs to cell row
-    /// <c>y * cellH / inputH</c>, likewise columns); each cell's weight is rescaled to the weight of its head
-    /// position (for the share <see cref="UnravelOptions.CellShare"/>; the rest stays where the walk put it), so that the walk only moves weight within a cell (evenly over the cell's pixels when the
-    /// walk brought none there). The class evidence of the head stays where the head found it.
+    /// Which cell row (or column) each input row (or column) belongs to: the head position whose receptive-field
+    /// centre is nearest (an input row halfway between two centres belongs half to each, so no side is
+    /// preferred); without a receptive field (a head reached through non-window ops), equal blocks
+    /// (row y in cell <c>floor(y * cells / size)</c>).
     /// </summary>
-    private static void KeepCells(float[] input, int channels, int h, int w, float[] cells, int cellH, int cellW, double share)
+    private static (int Cell, double Part)[][] Membership(int size, int cells, Func<int, long>? centre)
+    {
+        var result = new (int, double)[size][];
+        for (int y = 0; y < size; y++)
+        {
+            if (centre == null) { result[y] = new[] { (y * cells / size, 1.0) }; continue; }
+            long best = long.MaxValue;
+            for (int i = 0; i < cells; i++) best = Math.Min(best, Math.Abs(y - centre(i)));
+            var nearest = Enumerable.Range(0, cells).Where(i => Math.Abs(y - centre(i)) == best).ToArray();
+            result[y] = nearest.Select(i => (i, 1.0 / nearest.Length)).ToArray();
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The cell rule: every input pixel belongs to the head position(s) of its row and column
+    /// (<see cref="Membership"/>); each cell's weight is rescaled to the weight of its head position (for the
+    /// share <see cref="UnravelOptions.CellShare"/>; the rest stays where the walk put it), so that the walk only
+    /// moves weight within a cell (evenly over the cell's pixels when the walk brought none there). The class
+    /// evidence of the head stays where the head found it.
+    /// </summary>
+    private static void KeepCells(float[] input, int channels, int h, int w, float[] cells, int cellW, (int Cell, double Part)[][] rows,
+        (int Cell, double Part)[][] cols, double share)
     {
         int plane = h * w;
         var totals = new double[cells.Length];
-        var pixels = new int[cells.Length];
+        var pixels = new double[cells.Length];
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
             {
-                int cell = y * cellH / h * cellW + x * cellW / w;
-                pixels[cell]++;
-                for (int c = 0; c < channels; c++) totals[cell] += input[c * plane + y * w + x];
+                double sum = 0;
+                for (int c = 0; c < channels; c++) sum += input[c * plane + y * w + x];
+                foreach (var (r, pr) in rows[y])
+                    foreach (var (q, pq) in cols[x])
+                    {
+                        pixels[r * cellW + q] += pr * pq;
+                        totals[r * cellW + q] += pr * pq * sum;
+                    }
             }
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
-            {
-                int cell = y * cellH / h * cellW + x * cellW / w;
                 for (int c = 0; c < channels; c++)
                 {
                     int i = c * plane + y * w + x;
-                    double kept = totals[cell] > 0 ? input[i] * cells[cell] / totals[cell] : cells[cell] / ((double)pixels[cell] * channels);
+                    double kept = 0;
+                    foreach (var (r, pr) in rows[y])
+                        foreach (var (q, pq) in cols[x])
+                        {
+                            int cell = r * cellW + q;
+                            kept += pr * pq * (totals[cell] > 0 ? input[i] * cells[cell] / totals[cell] : cells[cell] / (pixels[cell] * channels));
+                        }
                     input[i] = (float)(share * kept + (1 - share) * input[i]);
                 }
-            }
     }
 
     private static bool HasWeight(float[] w)
@@ -273,6 +333,7 @@ public sealed class WeightedWalk
         {
             w = new float[Shapes.ElementCount(Shape(tensor, node))];
             _weights[tensor] = w;
+            _order.Add(tensor);
         }
         return w;
     }
