@@ -19,6 +19,8 @@ public static class CliApp
         root.Subcommands.Add(InspectCommand.Create(stdout, stderr));
         root.Subcommands.Add(EvaluateCommand.Create(stdout, stderr));
         root.Subcommands.Add(MergeCommand.Create(stdout, stderr));
+        root.Subcommands.Add(CaptionCommand.Create(stdout, stderr));
+        root.Subcommands.Add(CollagesCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -40,7 +40,7 @@ internal static class ExplainCommand
         var preset = new Option<string?>("--preset") { Description = "Preprocessing: torchvision (RGB, /255, ImageNet mean/std), caffe (BGR, minus 103.939/116.779/123.68), tf (x/127.5-1), raw (0..255). Default: raw for uint8 inputs, the model's metadata, raw when the graph normalizes its input itself, else torchvision." };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (line i names output i). Default: the file the model's metadata names." };
         var output = new Option<string?>("--output") { Description = "The tensor holding the class scores (any tensor of the graph); labels, arg-maxes and probabilities are followed back to the logits." };
-        var sigma = new Option<double>("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels.", DefaultValueFactory = _ => 20.0 };
+        var sigma = new Option<double?>("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels (default: 30 with --rules weighted, 20 with --rules paper)." };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map over the image in the overlay (0..1).", DefaultValueFactory = _ => 0.5 };
         var rules = new Option<string>("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
         rules.AcceptOnlyFromAmong("weighted", "paper");
@@ -122,7 +122,7 @@ internal static class ExplainCommand
                 },
                 Maps = new MapOptions
                 {
-                    Sigma = parse.GetValue(sigma),
+                    Sigma = parse.GetValue(sigma) ?? (parse.GetValue(rules) == "paper" ? MapOptions.Default.Sigma : MapOptions.Weighted.Sigma),
                     Box = parse.GetValue(box) switch
                     {
                         "threshold" => BoxMode.Threshold,

@@ -31,6 +31,10 @@ internal static class ModelDefaults
         return offset;
     }
 
+    /// <summary>The preprocessing explain would choose for images (<see cref="PreprocessingChoice.For"/>): the named preset, raw values for uint8 inputs, the metadata, raw values for in-graph normalization, else torchvision.</summary>
+    public static Preprocessing Preprocessing(OnnxModel model, string? preset = null) =>
+        PreprocessingChoice.For(InputAdapter.Adapt(model), preset).Preprocessing;
+
     /// <summary>The model's metadata input_size ("HxW", "H,W" or "N"), or null when absent.</summary>
     public static (int H, int W)? MetadataInputSize(OnnxModel model)
     {

@@ -278,13 +278,35 @@ public sealed class Explainer : IDisposable
         var logits = forward[LogitsTensor];
         var sw = Stopwatch.StartNew();
         var set = start.Neurons(forward[StartTensor]);
-        var result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(set);
+        UnravelResult result;
+        WeightedResult? weights = null;
+        if (Options.Rules == RuleFamily.Weighted)
+        {
+            // The weighted walk from inner neurons: each starts with its activation (positive part), normalized to sum 1.
+            var a = forward[StartTensor].Data;
+            var w = new float[a.Length];
+            double total = 0;
+            foreach (int i in set.Indices()) if (a[i] > 0) total += a[i];
+            foreach (int i in set.Indices()) if (a[i] > 0 && total > 0) w[i] = (float)(a[i] / total);
+            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.RunFromWeights(w);
+            result = WeightedFixations(weights, set);
+        }
+        else
+            result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(set);
         int top = TopClasses(logits.Data, 1)[0];
         return new TensorExplanation(logits.Data, Predict(logits.Data, 5), top, logits.Data[top], result, forwardMs, sw.Elapsed.TotalMilliseconds)
         {
             TargetLabel = Labels?[top],
             Start = start,
+            Weights = weights,
         };
+    }
+
+    /// <summary>Unravels from any set of neurons of the start tensor (e.g. the feature dimensions a caption decoder chose: a union of channels).</summary>
+    public UnravelResult UnravelSet(IReadOnlyDictionary<string, TensorValue> forward, FixationSet start)
+    {
+        if (start.Tensor != StartTensor) throw new InvalidOperationException($"this explainer walks from {StartTensor}, not {start.Tensor}");
+        return new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(start);
     }
 
     public int ClassCount(IReadOnlyDictionary<string, TensorValue> forward) => forward[LogitsTensor].Length;

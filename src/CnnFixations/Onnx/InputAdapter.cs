@@ -94,6 +94,7 @@ public static class InputAdapter
     public static AdaptedModel Adapt(OnnxModel model, InputLayout? forced = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (model.InputAdapted) return new AdaptedModel(model, model, InputLayout.Nchw, "already given a float32 channel-first input", "float");
         var (layout, reason) = DetectLayout(model, forced);
         var type = model.InputElementType;
         string typeName = type.ToString().ToLowerInvariant();

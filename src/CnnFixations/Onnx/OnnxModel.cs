@@ -28,7 +28,7 @@ public sealed class OnnxModel
 
     private readonly byte[] _bytes;
 
-    private OnnxModel(ModelProto proto, byte[] bytes, string? path, Task<string> sha256)
+    private OnnxModel(ModelProto proto, byte[] bytes, string? path, Task<string> sha256, bool severalInputs = false)
     {
         Proto = proto;
         _bytes = bytes;
@@ -64,7 +64,7 @@ public sealed class OnnxModel
         }
 
         var realInputs = graph.Input.Where(i => !_initializers.ContainsKey(i.Name)).ToList();
-        if (realInputs.Count != 1)
+        if (realInputs.Count == 0 || (realInputs.Count > 1 && !severalInputs))
             throw new CnnFixationsException(realInputs.Count == 0
                 ? "the model has no input tensor"
                 : $"the model has {realInputs.Count} inputs ({string.Join(", ", realInputs.Select(i => i.Name))}); an image classifier with one input is needed");
@@ -117,7 +117,8 @@ public sealed class OnnxModel
     public IReadOnlyList<string> OutputNames { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    public static OnnxModel Load(string path)
+    /// <param name="severalInputs">Accept a graph with several inputs (a caption decoder step); <see cref="InputName"/> is then the first.</param>
+    public static OnnxModel Load(string path, bool severalInputs = false)
     {
         if (!File.Exists(path))
             throw new CnnFixationsException(System.IO.Directory.Exists(path) ? $"model '{path}' is a folder, not an ONNX file" : $"model file '{path}' not found");
@@ -127,10 +128,10 @@ public sealed class OnnxModel
         {
             throw new CnnFixationsException($"model file '{path}' cannot be read: {e.Message}", e);
         }
-        return FromBytes(bytes, path);
+        return FromBytes(bytes, path, severalInputs);
     }
 
-    public static OnnxModel FromBytes(byte[] bytes, string? path = null)
+    public static OnnxModel FromBytes(byte[] bytes, string? path = null, bool severalInputs = false)
     {
         string label = path ?? "(in memory)";
         if (bytes.Length == 0) throw new CnnFixationsException($"model file '{label}' is empty");
@@ -144,7 +145,7 @@ public sealed class OnnxModel
             throw new CnnFixationsException($"model file '{label}' is not a valid ONNX model (it has no graph nodes)");
         // The digest (for reports) is computed on another core while the rest of the loading goes on.
         var sha = Task.Run(() => Convert.ToHexStringLower(SHA256.HashData(bytes)));
-        try { return new OnnxModel(proto, bytes, path, sha); }
+        try { return new OnnxModel(proto, bytes, path, sha, severalInputs); }
         catch (CnnFixationsException e) { throw new CnnFixationsException($"model file '{label}': {e.Message}", e); }
     }
 

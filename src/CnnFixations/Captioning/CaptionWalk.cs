@@ -1,0 +1,152 @@
+namespace CnnFixations.Captioning;
+
+/// <summary>Options of the walk through the decoder.</summary>
+public sealed record CaptionWalkOptions
+{
+    public static readonly CaptionWalkOptions Default = new();
+
+    /// <summary>
+    /// Follow only the cell path (f*c_{t-1}) and each step's own input (W_g x_t), not the recurrent
+    /// connections (R_g h_{t-1}).
+    /// </summary>
+    public bool CellPathOnly { get; init; }
+
+    /// <summary>
+    /// At each fully connected step (rules 1, 3 and 4) keep, per kept neuron, only the largest
+    /// supporting contributions that together make up this share of their sum (1: every supporting
+    /// contribution, the rule as written; smaller values keep fewer, stronger inputs).
+    /// </summary>
+    public double ContributionShare { get; init; } = 1.0;
+}
+
+/// <summary>What the walk through the decoder kept for one word.</summary>
+public sealed record DecoderFixations(
+    int[] HiddenUnits,
+    int[] FeatureDims,
+    int CellsVisited,
+    int WordInputsReached);
+
+/// <summary>
+/// The CNN Fixations walk from one word's logit back through the LSTM decoder to the image feature
+/// vector (docs/captioning.md states the rule). "Supports" means a contribution of the same sign as the
+/// value it adds to; for a positive value that is the spec's positive contribution a_i * w_ji &gt; 0.
+/// </summary>
+public static class CaptionWalk
+{
+    /// <param name="steps">Every decoder step run so far, in order (the image step first for first-step entry).</param>
+    /// <param name="wordStep">The step whose logits gave the word.</param>
+    /// <param name="feature">The image feature vector.</param>
+    public static DecoderFixations Run(LstmDecoder d, IReadOnlyList<LstmStep> steps, int wordStep, int word, ReadOnlySpan<double> feature, CaptionWalkOptions? options = null)
+    {
+        options ??= CaptionWalkOptions.Default;
+        int n = d.Hidden, e = d.EmbedSize;
+        var top = steps[wordStep];
+        // (1) hidden units whose contribution to the word's logit is positive.
+        var hidden = new List<int>();
+        var share = options.ContributionShare;
+        var scratch = new List<(int Index, double Contribution)>();
+        for (int k = 0; k < n; k++) scratch.Add((k, d.Output.Weight[word * n + k] * top.H[k]));
+        Supporting(scratch, share, hidden);
+        hidden.Sort();
+        // (2) h = o * tanh(c): a kept hidden unit is carried to its cell.
+        var cells = new SortedSet<int>(hidden);
+        var features = new SortedSet<int>();
+        int visited = 0, wordInputs = 0;
+        var gWeights = 2 * n; // row offset of gate g in W and R
+        for (int t = wordStep; t >= 0 && cells.Count > 0; t--)
+        {
+            var s = steps[t];
+            visited += cells.Count;
+            var prevCells = new SortedSet<int>();
+            var prevHidden = new SortedSet<int>();
+            var inputs = new SortedSet<int>();
+            foreach (int k in cells)
+            {
+                double sign = Math.Sign(s.C[k]);
+                if (sign == 0) continue;
+                // (3a) the cell path: f * c_{t-1} supports c_t.
+                if (s.F[k] * s.CPrev[k] * sign > 0) prevCells.Add(k);
+                // (3b) the written-in part i * g supports c_t: walk through g's pre-activation W_g x_t + R_g h_{t-1}.
+                if (s.I[k] * s.G[k] * sign > 0)
+                {
+                    int row = gWeights + k;
+                    // Inputs and recurrent units compete together for the pre-activation z_g[k] (indices >= e are h_{t-1}).
+                    scratch.Clear();
+                    for (int j = 0; j < e; j++) scratch.Add((j, d.W[row * e + j] * s.X[j] * sign));
+                    if (!options.CellPathOnly)
+                        for (int j = 0; j < n; j++) scratch.Add((e + j, d.R[row * n + j] * s.HPrev[j] * sign));
+                    var chosen = new List<int>();
+                    Supporting(scratch, share, chosen);
+                    foreach (int j in chosen)
+                        if (j < e) inputs.Add(j); else prevHidden.Add(j - e);
+                }
+            }
+            // (4) the image step: the FC rule from the kept inputs through the image embedding to the feature.
+            if (s.ImagePart != null && inputs.Count > 0)
+            {
+                var img = d.ImageEmbedding!;
+                var chosen = new List<int>();
+                foreach (int j in inputs)
+                {
+                    double sx = Math.Sign(s.X[j]);
+                    scratch.Clear();
+                    for (int m = 0; m < img.In; m++) scratch.Add((m, img.Weight[j * img.In + m] * feature[m] * sx));
+                    chosen.Clear();
+                    Supporting(scratch, share, chosen);
+                    features.UnionWith(chosen);
+                }
+            }
+            else wordInputs += inputs.Count; // a word's embedding carries no image: the walk ends there
+            if (t == 0)
+            {
+                // Initial-state entry: c_{-1} and h_{-1} are linear layers of the feature.
+                if (d.InitialC != null) AddLinear(d.InitialC, prevCells, feature, features, share);
+                if (d.InitialH != null) AddLinear(d.InitialH, prevHidden, feature, features, share);
+                break;
+            }
+            prevCells.UnionWith(prevHidden); // (2) again: h_{t-1} = o * tanh(c_{t-1})
+            cells = prevCells;
+        }
+        return new DecoderFixations(hidden.ToArray(), features.ToArray(), visited, wordInputs);
+    }
+
+    /// <summary>The FC rule through an initial-state layer: feature dims whose contribution supports the kept units' values.</summary>
+    private static void AddLinear(LinearLayer layer, IEnumerable<int> units, ReadOnlySpan<double> feature, SortedSet<int> features, double share)
+    {
+        var values = layer.Apply(feature);
+        var scratch = new List<(int, double)>();
+        var chosen = new List<int>();
+        foreach (int k in units)
+        {
+            double sign = Math.Sign(values[k]);
+            scratch.Clear();
+            for (int m = 0; m < layer.In; m++) scratch.Add((m, layer.Weight[k * layer.In + m] * feature[m] * sign));
+            chosen.Clear();
+            Supporting(scratch, share, chosen);
+            features.UnionWith(chosen);
+        }
+    }
+
+    /// <summary>
+    /// The supporting (positive) contributions: all of them when <paramref name="share"/> is 1, else the
+    /// largest ones (ties: lower index first) until their sum reaches that share of the positive total.
+    /// </summary>
+    internal static void Supporting(List<(int Index, double Contribution)> contributions, double share, List<int> chosen)
+    {
+        if (share >= 1)
+        {
+            foreach (var (i, c) in contributions) if (c > 0) chosen.Add(i);
+            return;
+        }
+        double total = 0;
+        foreach (var (_, c) in contributions) if (c > 0) total += c;
+        if (total <= 0) return;
+        double sum = 0;
+        foreach (var (i, c) in contributions.Where(x => x.Contribution > 0).OrderByDescending(x => x.Contribution).ThenBy(x => x.Index))
+        {
+            chosen.Add(i);
+            sum += c;
+            if (sum >= share * total) break;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using CnnFixations.Onnx;
+using CnnFixations.Unravel;
+
+namespace CnnFixations.Captioning;
+
+/// <summary>One generated word and the fixations behind it.</summary>
+public sealed record CaptionWord(string Word, int Token, double Probability, DecoderFixations Decoder, FixationSet InputFixations);
+
+/// <summary>A caption and, per word, its fixations.</summary>
+public sealed record CaptionResult(string Caption, IReadOnlyList<CaptionWord> Words, double ForwardMs, double WalkMs);
+
+/// <summary>
+/// A CNN-LSTM captioner (docs/captioning.md): the encoder is run by ONNX Runtime through an
+/// <see cref="Explainer"/> that walks from the feature tensor; the decoder step is computed from its
+/// ONNX weights (<see cref="LstmDecoder"/>). Greedy decoding; every word is walked back to the pixels.
+/// </summary>
+public sealed class Captioner : IDisposable
+{
+    public Captioner(CaptionerManifest manifest, UnravelOptions? unravel = null, int intraOpThreads = 0)
+    {
+        Manifest = manifest;
+        if (!File.Exists(manifest.EncoderModel)) throw new CnnFixationsException($"captioner '{manifest.Path}': encoder model '{manifest.EncoderModel}' does not exist");
+        if (!File.Exists(manifest.DecoderModel)) throw new CnnFixationsException($"captioner '{manifest.Path}': decoder model '{manifest.DecoderModel}' does not exist");
+        if (!File.Exists(manifest.Vocabulary)) throw new CnnFixationsException($"captioner '{manifest.Path}': vocabulary '{manifest.Vocabulary}' does not exist");
+        Encoder = OnnxModel.Load(manifest.EncoderModel);
+        if (!Encoder.IsKnownTensor(manifest.FeatureTensor) || Encoder.IsConstant(manifest.FeatureTensor))
+            throw new CnnFixationsException($"captioner '{manifest.Path}': the encoder has no tensor '{manifest.FeatureTensor}' (encoder.feature)");
+        DecoderModel = OnnxModel.Load(manifest.DecoderModel, severalInputs: true);
+        Decoder = LstmDecoder.FromOnnx(DecoderModel, manifest);
+        Vocabulary = File.ReadAllLines(manifest.Vocabulary).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        if (Vocabulary.Length != Decoder.VocabSize)
+            throw new CnnFixationsException($"captioner '{manifest.Path}': the vocabulary '{manifest.Vocabulary}' has {Vocabulary.Length} words, the decoder's logits have {Decoder.VocabSize}");
+        if (Decoder.Embedding.Length / Decoder.EmbedSize != Vocabulary.Length)
+            throw new CnnFixationsException($"captioner '{manifest.Path}': the word embedding has {Decoder.Embedding.Length / Decoder.EmbedSize} rows, the vocabulary {Vocabulary.Length} words");
+        StartToken = TokenOf(manifest.StartToken, "start");
+        EndToken = TokenOf(manifest.EndToken, "end");
+        ImageToken = manifest.ImageToken != null ? TokenOf(manifest.ImageToken, "image.token") : -1;
+        Explainer = new Explainer(Encoder, unravel ?? UnravelOptions.Paper, null, intraOpThreads, manifest.FeatureTensor);
+        var shape = Explainer.TensorShape(manifest.FeatureTensor);
+        if (shape != null && Shapes.ElementCount(shape) != Decoder.FeatureSize)
+            throw new CnnFixationsException($"captioner '{manifest.Path}': the encoder's feature '{manifest.FeatureTensor}' has {Shapes.ElementCount(shape)} values ({Shapes.Format(shape)}), the decoder reads {Decoder.FeatureSize}");
+    }
+
+    public CaptionerManifest Manifest { get; }
+    public OnnxModel Encoder { get; }
+    public OnnxModel DecoderModel { get; }
+    public LstmDecoder Decoder { get; }
+    public Explainer Explainer { get; }
+    public string[] Vocabulary { get; }
+    public int StartToken { get; }
+    public int EndToken { get; }
+    public int ImageToken { get; }
+
+    private int TokenOf(string token, string role)
+    {
+        int i = Array.IndexOf(Vocabulary, token);
+        return i >= 0 ? i : throw new CnnFixationsException($"captioner '{Manifest.Path}': the {role} token '{token}' is not in the vocabulary");
+    }
+
+    /// <summary>The encoder's feature vector for an input, and the forward pass (dispose it).</summary>
+    public (double[] Feature, Inference.ForwardPass Forward) Encode(TensorValue input)
+    {
+        var forward = Explainer.Forward(input);
+        var f = forward[Manifest.FeatureTensor].Data;
+        if (f.Length != Decoder.FeatureSize)
+        {
+            forward.Dispose();
+            throw new CnnFixationsException($"the encoder's feature '{Manifest.FeatureTensor}' has {f.Length} values, the decoder reads {Decoder.FeatureSize}");
+        }
+        return (Array.ConvertAll(f, v => (double)v), forward);
+    }
+
+    /// <summary>Greedy decoding from a feature vector: every step run (the image step included) and the indices of the word steps.</summary>
+    public (List<LstmStep> Steps, List<int> WordSteps) Decode(double[] feature, int maxWords)
+    {
+        var steps = new List<LstmStep>();
+        var (h, c) = Decoder.InitialState(feature);
+        if (Manifest.Entry == ImageEntry.FirstStep)
+        {
+            var s0 = Decoder.Step(ImageToken, feature, h, c, imageStep: true);
+            steps.Add(s0);
+            (h, c) = (s0.H, s0.C);
+        }
+        var wordSteps = new List<int>();
+        int token = StartToken;
+        for (int n = 0; n < maxWords; n++)
+        {
+            var s = Decoder.Step(token, feature, h, c, imageStep: false);
+            steps.Add(s);
+            int next = ArgMax(s.Logits);
+            if (next == EndToken) break;
+            wordSteps.Add(steps.Count - 1);
+            token = next;
+            (h, c) = (s.H, s.C);
+        }
+        return (steps, wordSteps);
+    }
+
+    /// <summary>Captions an input tensor and walks every word back to the input.</summary>
+    public CaptionResult Caption(TensorValue input, int maxWords = 20, CaptionWalkOptions? walk = null)
+    {
+        var sw = Stopwatch.StartNew();
+        var (feature, handle) = Encode(input);
+        using var _ = handle;
+        double forwardMs = sw.Elapsed.TotalMilliseconds;
+        var (steps, wordSteps) = Decode(feature, maxWords);
+        var words = new List<CaptionWord>();
+        var featureShape = handle[Manifest.FeatureTensor].Shape;
+        foreach (int t in wordSteps)
+        {
+            var s = steps[t];
+            int w = ArgMax(s.Logits);
+            var p = Softmax(s.Logits)[w];
+            var dec = CaptionWalk.Run(Decoder, steps, t, w, feature, walk);
+            var start = new FixationSet(Manifest.FeatureTensor, featureShape);
+            foreach (int m in dec.FeatureDims) start.Add(m);
+            FixationSet fixations = start.IsEmpty ? new FixationSet(Encoder.InputName, input.Shape) : Explainer.UnravelSet(handle, start).Input;
+            words.Add(new CaptionWord(Vocabulary[w], w, p, dec, fixations));
+        }
+        return new CaptionResult(string.Join(" ", words.Select(x => x.Word)), words, forwardMs, sw.Elapsed.TotalMilliseconds - forwardMs);
+    }
+
+    internal static int ArgMax(double[] v)
+    {
+        int best = 0;
+        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    internal static double[] Softmax(double[] v)
+    {
+        double max = v.Max(), sum = 0;
+        var p = new double[v.Length];
+        for (int i = 0; i < v.Length; i++) sum += p[i] = Math.Exp(v[i] - max);
+        for (int i = 0; i < v.Length; i++) p[i] /= sum;
+        return p;
+    }
+
+    public void Dispose() => Explainer.Dispose();
+}

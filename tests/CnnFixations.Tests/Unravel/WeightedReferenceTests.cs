@@ -1,0 +1,102 @@
+using System.Text.Json;
+using CnnFixations.Imaging;
+using CnnFixations.Onnx;
+using CnnFixations.Tests.Fixtures;
+using CnnFixations.Unravel;
+
+namespace CnnFixations.Tests.Unravel;
+
+/// <summary>
+/// The weighted walk (docs/cnn-fixations.md, "Weighted rules") against an independent Python
+/// implementation written from the specification only (tools/reference/weighted_reference.py, float64,
+/// its own forward pass). The reference outputs and how they were made: tests/fixtures/weighted/README.md.
+/// </summary>
+public class WeightedReferenceTests
+{
+    private static string Folder => Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "weighted");
+
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "index.json")));
+        foreach (var model in doc.RootElement.EnumerateObject())
+            foreach (var variant in model.Value.EnumerateObject())
+                if (variant.Value.TryGetProperty("file", out _))
+                    data.Add(model.Name, variant.Name);
+        return data;
+    }
+
+    /// <summary>
+    /// Sets the start of the walk: "mean" (the target logit minus the mean of the others), "softmax" (minus the
+    /// others weighted by p_k / (1 - p_t)) or "none". Through reflection, so that the test runs both with the
+    /// boolean <c>Contrastive</c> option (mean or none) and with a <c>Contrast</c> enum (Softmax, Mean, None);
+    /// false when this build cannot express the variant.
+    /// </summary>
+    private static bool WithContrast(ref UnravelOptions options, string contrast)
+    {
+        var copy = options with { };
+        var type = typeof(UnravelOptions);
+        if (type.GetProperty("Contrast") is { } e && e.PropertyType.IsEnum)
+        {
+            var name = Enum.GetNames(e.PropertyType).FirstOrDefault(n => string.Equals(n, contrast, StringComparison.OrdinalIgnoreCase));
+            if (name == null) return false;
+            e.SetValue(copy, Enum.Parse(e.PropertyType, name));
+        }
+        else if (type.GetProperty("Contrastive") is { } b && b.PropertyType == typeof(bool))
+        {
+            if (contrast == "softmax") return false;
+            b.SetValue(copy, contrast == "mean");
+        }
+        else return false;
+        options = copy;
+        return true;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Input_weights_match_the_reference(string model, string variant)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "index.json")));
+        var entry = doc.RootElement.GetProperty(model).GetProperty(variant);
+        var fixture = TinyFixture.Parse(model);
+        var options = UnravelOptions.Default with
+        {
+            FlatShare = entry.GetProperty("flatShare").GetDouble(),
+            CellShare = entry.GetProperty("cellShare").GetDouble(),
+        };
+        if (!WithContrast(ref options, entry.GetProperty("contrast").GetString()!)) return; // this build has no such option
+        int target = entry.GetProperty("target").GetInt32();
+        using var explainer = new Explainer(OnnxModel.Load(fixture.ModelPath), options);
+        using var forward = explainer.Forward(fixture.LoadInput());
+        var explanation = explainer.Unravel(forward, target);
+        var got = explanation.Weights!.Input;
+        var (shape, want) = NpyFile.ReadFloat32(Path.Combine(Folder, entry.GetProperty("file").GetString()!));
+
+        Assert.Equal(shape, explanation.Weights.InputShape.Skip(explanation.Weights.InputShape.Length - shape.Length).ToArray());
+        Assert.Equal(want.Length, got.Length);
+        var headWant = entry.GetProperty("headTensors").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(headWant, explanation.Weights.HeadTensors.Order(StringComparer.Ordinal).ToArray());
+
+        double max = want.Max(v => Math.Abs((double)v));
+        double tol = 1e-4 * max + 1e-7;
+        int bad = 0, worst = -1;
+        double worstDiff = 0, sumGot = 0, sumWant = 0;
+        for (int i = 0; i < got.Length; i++)
+        {
+            sumGot += got[i];
+            sumWant += want[i];
+            double d = Math.Abs((double)got[i] - want[i]);
+            if (d > tol) bad++;
+            if (d > worstDiff) { worstDiff = d; worst = i; }
+        }
+        string Where(int i)
+        {
+            int plane = shape[^1] * shape[^2];
+            return $"(c={i / plane}, y={i % plane / shape[^1]}, x={i % shape[^1]})";
+        }
+        Assert.True(bad == 0,
+            $"{model} {variant}: {bad} of {got.Length} weights differ by more than {tol:G3} (1e-4 of max {max:G4}); worst at {Where(Math.Max(worst, 0))}: " +
+            $"C# {(worst >= 0 ? got[worst] : 0):G6} vs reference {(worst >= 0 ? want[worst] : 0):G6}; sums C# {sumGot:G8} reference {sumWant:G8}");
+        Assert.True(Math.Abs(sumGot - sumWant) <= 1e-4 * Math.Max(1, Math.Abs(sumWant)), $"{model} {variant}: sum C# {sumGot:G8} vs reference {sumWant:G8}");
+    }
+}
