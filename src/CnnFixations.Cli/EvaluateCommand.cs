@@ -1,3 +1,4 @@
+using CnnFixations.Imaging;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -135,8 +136,11 @@ internal static class EvaluateCommand
         PrepareOutDir(s.OutDir);
 
         string resolved = ModelDefaults.ResolveModelPath(s.Model);
-        var onnx = OnnxModel.Load(resolved);
-        var preprocessing = MethodOptions.ChoosePreprocessing(onnx, s.Preset, s.Mean, s.Std, s.Scale, s.Bgr);
+        var adapted = InputAdapter.Adapt(OnnxModel.Load(resolved));
+        var onnx = adapted.Model;
+        var preprocessing = s.Mean == null && s.Std == null && s.Scale == null && !s.Bgr
+            ? PreprocessingChoice.For(adapted, s.Preset).Preprocessing
+            : MethodOptions.ChoosePreprocessing(onnx, s.Preset, s.Mean, s.Std, s.Scale, s.Bgr);
         var (h, w) = ModelDefaults.FixedInputSize(onnx);
         int offset = s.LabelOffset ?? ModelDefaults.LabelOffset(onnx);
         using var explainer = new Explainer(onnx, s.Unravel, s.Output);

@@ -34,6 +34,8 @@ internal static class ExplainCommand
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (line i names output i). Default: the file the model's metadata names." };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map over the image in the overlay (0..1).", DefaultValueFactory = _ => 0.5 };
         var size = new Option<string?>("--size") { Description = "Input size HxW (or N for square) for a model whose input size is not fixed." };
+        var layout = new Option<string?>("--layout") { Description = "The input's axis order, when detection is wrong: nchw (channel first) or nhwc (channel last). Default: NHWC when the input's last dimension is 1, 3 or 4 and it feeds a Transpose to channel-first, or the metadata says so." };
+        layout.AcceptOnlyFromAmong("nchw", "nhwc");
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
         var shard = new Option<string?>("--shard") { Description = "Do shard I of N (I from 0 to N-1) of the expanded image list: image k of the list goes to shard k mod N. Needs --out; 'cnn-fixations merge' joins the shards' outputs." };
         var shared = new MethodOptions();
@@ -43,7 +45,7 @@ internal static class ExplainCommand
             "plus results.jsonl and results.csv for the whole run.")
         {
             images, model, outDir, json, cls, topK, inputTensor, size, labels, recursive, jobs, skipExisting,
-            start, layers, report, method, alpha, quiet, shard,
+            start, layers, report, method, alpha, layout, quiet, shard,
         };
         shared.AddTo(command);
 
@@ -77,6 +79,7 @@ internal static class ExplainCommand
                 Alpha = parse.GetValue(alpha),
                 MaxPixels = parse.GetValue(shared.MaxPixels),
                 Size = parse.GetValue(size),
+                Layout = parse.GetValue(layout),
                 Quiet = parse.GetValue(quiet),
                 Shard = parse.GetValue(shard) is { } shardText ? Cli.Shard.Parse(shardText) : null,
                 Unravel = shared.Unravel(parse),
@@ -116,6 +119,7 @@ internal sealed record ExplainSettings
     public double Alpha { get; init; } = 0.5;
     public long MaxPixels { get; init; } = ImageLoader.DefaultMaxPixels;
     public string? Size { get; init; }
+    public string? Layout { get; init; }
     public bool Quiet { get; init; }
     public Shard? Shard { get; init; }
     public UnravelOptions Unravel { get; init; } = UnravelOptions.Default;

@@ -67,7 +67,8 @@ internal sealed class ExplainRun
         if (_s.Shard != null && _s.InputTensor != null) throw new UsageException("--shard splits a list of images; it does not apply to --input-tensor");
 
         _modelPath = ModelDefaults.ResolveModelPath(_s.Model);
-        _model = OnnxModel.Load(_modelPath);
+        var adapted = InputAdapter.Adapt(OnnxModel.Load(_modelPath), _s.Layout is { } layout ? InputAdapter.ParseLayout(layout) : null);
+        _model = adapted.Model;
         int jobs = Math.Clamp(_s.Jobs, 1, Math.Max(1, files.Count));
         int intraOp = jobs > 1 ? Math.Max(1, Environment.ProcessorCount / jobs) : 0;
         if (_start != null && !_model.IsKnownTensor(_start.Tensor))
@@ -78,8 +79,14 @@ internal sealed class ExplainRun
         else if (LabelSet.MissingFileWarning(_model) is { } labelsWarning) _stderr.WriteLine($"warning: {labelsWarning} (give --labels FILE)");
         // A class that does not exist is reported before any image is read or run.
         if (_s.Class != null) LabelSet.Resolve(_s.Class, explainer.Labels, DeclaredClassCount(explainer));
-        _preprocessing = ChoosePreprocessing(_model);
         (_inputH, _inputW) = InputSize(_model);
+        if (_s.InputTensor == null) _preprocessing = ChoosePreprocessing(adapted);
+        if (!_s.Quiet)
+        {
+            _info.WriteLine($"input: {_model.InputName} {Shapes.Format(adapted.Original.InputShape)} {adapted.InputElementType}, layout {adapted.Layout.ToString().ToUpperInvariant()} ({adapted.LayoutReason})");
+            if (_s.InputTensor == null) _info.WriteLine($"preprocessing: {_preprocessingChoice}");
+            _info.WriteLine($"scores: '{explainer.LogitsTensor}' ({explainer.ScoreReason})");
+        }
         if (_s.OutDir != null) PrepareOutDir(_s.OutDir);
         if (_s.Json is { } jsonPath && jsonPath != "-")
         {
@@ -125,8 +132,9 @@ internal sealed class ExplainRun
                 .Select(p => (inputIndex[p.i], p.o!.Error != null ? 1 : p.o.Documents.Count + p.o.DocumentFiles.Count)).ToList());
         }
         if (_s.OutDir != null && _s.Report) WriteReport(_s.OutDir, done);
-        WriteJson(done);
         int failed = done.Count(o => o.Error != null);
+        // A run that fails (an image failed, or it was interrupted) writes no --json file: the file means success.
+        if (failed == 0 && !cancel.IsCancellationRequested) WriteJson(done);
         if (!batch)
         {
             if (done.Count == 1 && done[0].Error is { } error) throw new CnnFixationsException(error);
@@ -524,15 +532,45 @@ internal sealed class ExplainRun
         if (_s.MaxPixels < 1) throw new UsageException("--max-pixels must be positive");
     }
 
-    private Preprocessing ChoosePreprocessing(OnnxModel model) =>
-        MethodOptions.ChoosePreprocessing(model, _s.Preset, _s.Mean, _s.Std, _s.Scale, _s.Bgr);
+    private string _preprocessingChoice = "";
+
+    private Preprocessing ChoosePreprocessing(AdaptedModel model)
+    {
+        var choice = PreprocessingChoice.For(model, _s.Preset);
+        var p = choice.Preprocessing;
+        if (_s.Mean == null && _s.Std == null && _s.Scale == null && !_s.Bgr)
+        {
+            _preprocessingChoice = choice.Describe();
+            return p;
+        }
+        p = (p with
+        {
+            Name = p.Name + " (adjusted)",
+            Mean = _s.Mean != null ? ParseTriple("--mean", _s.Mean) : p.Mean,
+            Std = _s.Std != null ? ParseTriple("--std", _s.Std, positive: true) : p.Std,
+            Scale = _s.Scale ?? p.Scale,
+            Bgr = _s.Bgr || p.Bgr,
+        }).ForChannels(p.Channels);
+        _preprocessingChoice = new PreprocessingChoice(p, choice.Reason + "; adjusted by --mean/--std/--scale/--bgr").Describe();
+        return p;
+    }
+
+    private static float[] ParseTriple(string option, string text, bool positive = false)
+    {
+        var parts = text.Split(',');
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]) || (positive && values[i] <= 0))
+                throw new UsageException($"{option} '{text}' is not one or three {(positive ? "positive " : "")}numbers such as 0.485,0.456,0.406");
+        if (values.Length == 1) return new[] { values[0], values[0], values[0] };
+        if (values.Length != 3) throw new UsageException($"{option} '{text}' needs one or three values");
+        return values;
+    }
 
     private (int H, int W) InputSize(OnnxModel model)
     {
         var shape = model.InputShape;
         int declaredH = shape.Length == 4 ? shape[2] : -1, declaredW = shape.Length == 4 ? shape[3] : -1;
-        if (shape.Length == 4 && shape[1] > 0 && shape[1] != 3 && _s.InputTensor == null)
-            throw new CnnFixationsException($"the model's input has {shape[1]} channel{(shape[1] == 1 ? "" : "s")}; images are explained for 3-channel (RGB) models only (use --input-tensor for others)");
         if (_s.Size != null)
         {
             var (h, w) = ParseSize(_s.Size);
@@ -544,7 +582,13 @@ internal sealed class ExplainRun
         }
         if (declaredH > 0 && declaredW > 0) return (declaredH, declaredW);
         if (_s.InputTensor != null) return (-1, -1);
-        throw new UsageException($"the model's input size is not fixed ({Shapes.Format(shape)}); give it with --size HxW");
+        if (ModelDefaults.MetadataInputSize(model) is { } fromMetadata)
+        {
+            if ((declaredH > 0 && declaredH != fromMetadata.H) || (declaredW > 0 && declaredW != fromMetadata.W))
+                throw new CnnFixationsException($"the model's metadata input_size {fromMetadata.H}x{fromMetadata.W} conflicts with its input {Shapes.Format(shape)}; give the size with --size HxW");
+            return fromMetadata;
+        }
+        throw new UsageException($"the model's input size is not fixed ({Shapes.Format(shape)}) and its metadata has no input_size; give it with --size HxW");
     }
 
     private static (int H, int W) ParseSize(string text)

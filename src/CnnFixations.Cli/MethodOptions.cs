@@ -15,12 +15,12 @@ namespace CnnFixations.Cli;
 internal sealed class MethodOptions
 {
     public Option<string> Crops { get; } = new("--crops") { Description = "Views of the image: 'whole' (resized to the input), 'center' (short side to input*256/224, centre crop), 'five' (the authors' protocol: short side 256, four corners + centre + mirrors, points of the agreeing crops pooled).", DefaultValueFactory = _ => "whole" };
-    public Option<string?> Preset { get; } = new("--preset") { Description = "Preprocessing: torchvision (RGB, /255, ImageNet mean/std), caffe (BGR, minus 103.939/116.779/123.68), tf (x/127.5-1). Default: the model's metadata, else torchvision." };
+    public Option<string?> Preset { get; } = new("--preset") { Description = "Preprocessing: torchvision (RGB, /255, ImageNet mean/std), caffe (BGR, minus 103.939/116.779/123.68), tf (x/127.5-1), raw (0..255). Default: raw for uint8 inputs, the model's metadata, raw when the graph normalizes its input itself, else torchvision." };
     public Option<string?> Mean { get; } = new("--mean") { Description = "Per-channel mean subtracted after scaling, 'r,g,b' or one value (overrides the preset)." };
     public Option<string?> Std { get; } = new("--std") { Description = "Per-channel standard deviation divided by, 'r,g,b' or one value (overrides the preset)." };
     public Option<float?> Scale { get; } = new("--scale") { Description = "Factor applied to 0..255 pixel values before the mean (overrides the preset; torchvision: 1/255)." };
     public Option<bool> Bgr { get; } = new("--bgr") { Description = "Feed channels in BGR order (overrides the preset)." };
-    public Option<string?> Output { get; } = new("--output") { Description = "The model output holding the class scores, when the model has several." };
+    public Option<string?> Output { get; } = new("--output") { Description = "The tensor holding the class scores (any tensor of the graph); labels, arg-maxes and probabilities are followed back to the logits." };
     public Option<double?> Sigma { get; } = new("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels (default: 30 with --rules weighted, 20 with --rules paper)." };
     public Option<string> Rules { get; } = new("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
     public Option<string> Contrast { get; } = new("--contrast") { Description = "Weighted rules: explain the target logit minus the other classes' logits, weighted half by their probabilities and half evenly ('softmax', default; see --softmax-share), minus their plain 'mean', or the target logit alone ('none').", DefaultValueFactory = _ => "softmax" };

@@ -1,3 +1,4 @@
+using System.Globalization;
 using CnnFixations.Imaging;
 using CnnFixations.Onnx;
 
@@ -12,20 +13,33 @@ internal static class ModelDefaults
     /// <summary>The given path, or the bundled model found under models/ beside the program or the current folder.</summary>
     public static string ResolveModelPath(string? model) => ModelConventions.ResolveModelPath(model, "no --model given");
 
-    /// <summary>The named preset when given, else the model's metadata, else torchvision.</summary>
-    public static Preprocessing Preprocessing(OnnxModel model, string? preset = null) => ModelConventions.ResolvePreprocessing(model, preset);
-
     /// <summary>The model's metadata key label_offset (output index = dataset class + offset), 0 when absent.</summary>
     public static int LabelOffset(OnnxModel model) => ModelConventions.LabelOffset(model);
+
+    /// <summary>The preprocessing explain would choose for images (<see cref="PreprocessingChoice.For"/>): the named preset, raw values for uint8 inputs, the metadata, raw values for in-graph normalization, else torchvision.</summary>
+    public static Preprocessing Preprocessing(OnnxModel model, string? preset = null) =>
+        PreprocessingChoice.For(InputAdapter.Adapt(model), preset).Preprocessing;
+
+    /// <summary>The model's metadata input_size ("HxW", "H,W" or "N"), or null when absent.</summary>
+    public static (int H, int W)? MetadataInputSize(OnnxModel model)
+    {
+        if (!model.Metadata.TryGetValue("input_size", out var text)) return null;
+        var parts = text.Trim().ToLowerInvariant().Split('x', ',', ' ').Where(p => p.Length > 0).ToArray();
+        var values = parts.Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v is > 0 and <= 16384 ? v : -1).ToArray();
+        // "3,224,224" or "224,224,3" (with channels) also occur; the two spatial values are the ones other than a leading/trailing channel count.
+        if (values.Length == 3 && values[0] is 1 or 3 or 4) values = values[1..];
+        else if (values.Length == 3 && values[2] is 1 or 3 or 4) values = values[..2];
+        if (values.Length is not (1 or 2) || values.Any(v => v < 0))
+            throw new CnnFixationsException($"the model's metadata input_size '{text}' is not HxW; give the size with --size HxW");
+        return (values[0], values[^1]);
+    }
 
     /// <summary>The model's fixed input height and width; an error for models whose input size is not fixed.</summary>
     public static (int H, int W) FixedInputSize(OnnxModel model)
     {
         var s = model.InputShape;
         if (s.Length != 4 || s[2] <= 0 || s[3] <= 0)
-            throw new CnnFixationsException($"the model's input size is not fixed ({Shapes.Format(s)}): evaluation needs a model with a fixed [1,3,H,W] input");
-        if (s[1] > 0 && s[1] != 3)
-            throw new CnnFixationsException($"the model's input has {s[1]} channels; images need a 3-channel (RGB) model");
-        return ModelConventions.ResolveInputSize(model);
+            throw new CnnFixationsException($"the model's input size is not fixed ({Shapes.Format(s)}): evaluation needs a model with a fixed [1,C,H,W] input");
+        return (s[2], s[3]);
     }
 }

@@ -55,14 +55,18 @@ public sealed class Explainer : IDisposable
     /// <param name="outputName">The class scores' output when the model has several (default: the one shaped like a classifier's).</param>
     /// <param name="intraOpThreads">ONNX Runtime's threads per forward pass (0: its default).</param>
     /// <param name="startTensor">Walk from this tensor instead of the class logits (see <see cref="UnravelFrom"/>).</param>
-    public Explainer(OnnxModel model, UnravelOptions? options = null, string? outputName = null, int intraOpThreads = 0, string? startTensor = null)
+    /// <param name="layout">The input's layout when detection (<see cref="InputAdapter.DetectLayout"/>) is not to decide.</param>
+    public Explainer(OnnxModel model, UnravelOptions? options = null, string? outputName = null, int intraOpThreads = 0, string? startTensor = null,
+        InputLayout? layout = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        // A channel-last or non-float input gets a Transpose/Cast inside the graph: from here on the input is float32 [N,C,H,W].
+        model = model.InputAdapted ? model : InputAdapter.Adapt(model, layout).Model;
         Model = model;
         Options = options ?? UnravelOptions.Default;
-        if (model.InputElementType != Onnx.Proto.TensorProto.Types.DataType.Float)
-            throw new CnnFixationsException($"the model's input '{model.InputName}' has element type {model.InputElementType}; only float32 image inputs are supported");
-        LogitsTensor = ClassifierHead.FindLogits(model, outputName);
+        var scores = ClassifierHead.Choose(model, outputName);
+        LogitsTensor = scores.Tensor;
+        ScoreReason = scores.Reason;
         StartTensor = startTensor ?? LogitsTensor;
         _plan = UnravelPlan.Create(model, StartTensor, RuleSet.Default, Options);
         // The weights the walk reads are converted and checked for NaN/Inf on another core while ONNX
@@ -71,7 +75,7 @@ public sealed class Explainer : IDisposable
         _runtimeConstants = _plan.RuntimeConstants.ToArray();
         // With a fixed input size the shapes are known before the forward pass, so only the tensors
         // whose values the rules read are fetched (and written straight into preallocated buffers).
-        _shapes = model.InputShape.Length > 0 && model.InputShape.All(d => d > 0) ? ShapeInference.Infer(model, model.InputShape) : null;
+        _shapes = model.FixedInputShape() is { } fixedShape ? ShapeInference.Infer(model, fixedShape) : null;
         _fetch = _plan.FetchList(_shapes).Except(_runtimeConstants).Append(LogitsTensor).Append(StartTensor)
             .Where(t => t != model.InputName).Distinct(StringComparer.Ordinal).ToArray();
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
@@ -87,6 +91,8 @@ public sealed class Explainer : IDisposable
     public UnravelOptions Options { get; }
     /// <summary>The class scores' tensor.</summary>
     public string LogitsTensor { get; }
+    /// <summary>Why <see cref="LogitsTensor"/> was chosen as the class scores.</summary>
+    public string ScoreReason { get; }
     /// <summary>The tensor walks start from: the logits, or the tensor given to the constructor.</summary>
     public string StartTensor { get; }
     /// <summary>How many tensors each forward pass fetches besides the logits.</summary>

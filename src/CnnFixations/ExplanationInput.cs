@@ -103,7 +103,7 @@ public sealed class ExplanationInput
     public (int X, int Y) MapToImage(int y, int x) => Geometry.MapToImage(y, x, Tensor.Shape[2], Tensor.Shape[3]);
 
     private static TensorValue ToTensor(RgbImage image, Preprocessing preprocessing) =>
-        new(new[] { 1, 3, image.Height, image.Width }, preprocessing.ToTensor(image));
+        new(new[] { 1, preprocessing.Channels, image.Height, image.Width }, preprocessing.ToTensor(image));
 }
 
 /// <summary>Where a crop is taken from the resized image.</summary>

@@ -36,6 +36,16 @@ internal sealed partial class BackwardGraphRules
             case "Flatten": case "Reshape": case "Squeeze": case "Unsqueeze":
                 if (n.Wants(0)) n.Send(0, ReshapeTo(dy, n.OutShape, n.InShape(0)));
                 break;
+            case "Transpose":
+                if (n.Wants(0))
+                {
+                    // The gradient goes back through the inverse permutation.
+                    var perm = node.Attributes.GetInts("perm") ?? Enumerable.Range(0, n.OutShape.Length).Reverse().Select(i => (long)i).ToArray();
+                    var inverse = new long[perm.Length];
+                    for (int d = 0; d < perm.Length; d++) inverse[perm[d]] = d;
+                    n.Send(0, _g.Node("Transpose", new[] { dy }, Attr.Ints("perm", inverse)));
+                }
+                break;
             case "Relu": Relu(n); break;
             case "LeakyRelu": LeakyRelu(n); break;
             case "Clip": Clip(n); break;

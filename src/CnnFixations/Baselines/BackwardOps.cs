@@ -7,6 +7,28 @@ namespace CnnFixations.Baselines;
 /// <summary>The backward (vector-Jacobian) rule of each op family the baselines differentiate through.</summary>
 internal static class BackwardOps
 {
+    /// <summary>Transpose: output gradient element o goes to input element i with i[perm[d]] = o[d].</summary>
+    private static void Transpose(BackwardContext c)
+    {
+        var inShape = c.Input(0).Shape;
+        var outShape = c.Output.Shape;
+        int rank = inShape.Length;
+        var perm = c.Node.Attributes.GetInts("perm")?.Select(p => (int)p).ToArray() ?? Enumerable.Range(0, rank).Reverse().ToArray();
+        var inStride = new long[rank];
+        long s = 1;
+        for (int d = rank - 1; d >= 0; d--) { inStride[d] = s; s *= inShape[d]; }
+        var dx = c.InputGradient(0);
+        var dy = c.OutputGradient;
+        Span<int> idx = stackalloc int[rank];
+        for (int o = 0; o < dy.Length; o++)
+        {
+            Shapes.Unravel(o, outShape, idx);
+            long i = 0;
+            for (int d = 0; d < rank; d++) i += idx[d] * inStride[perm[d]];
+            dx[(int)i] += dy[o];
+        }
+    }
+
     public static void Apply(BackwardContext c)
     {
         var node = c.Node;
@@ -17,6 +39,7 @@ internal static class BackwardOps
             case "Flatten": case "Reshape": case "Squeeze": case "Unsqueeze":
                 if (c.IsData(0)) TensorPrimitives.Add(c.InputGradient(0), c.OutputGradient, c.InputGradient(0));
                 break;
+            case "Transpose": if (c.IsData(0)) Transpose(c); break;
             case "Relu": Elementwise(c, (x, y) => x > 0 ? 1f : 0f); break;
             case "LeakyRelu": { float a = c.Node.Attributes.GetFloat("alpha", 0.01f); Elementwise(c, (x, y) => x > 0 ? 1f : a); break; }
             case "Clip": Clip(c); break;

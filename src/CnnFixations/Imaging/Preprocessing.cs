@@ -8,6 +8,17 @@ namespace CnnFixations.Imaging;
 /// </summary>
 public sealed record Preprocessing(string Name, float[] Mean, float[] Std, float Scale, bool Bgr)
 {
+    /// <summary>
+    /// The model's input channels: 3 (RGB, or BGR), or 1: the image's luminance as Pillow's "L" mode computes it,
+    /// L = R*299/1000 + G*587/1000 + B*114/1000 (ITU-R 601-2), rounded to the nearest integer, then normalized
+    /// with Mean[0] and Std[0].
+    /// </summary>
+    public int Channels { get; init; } = 3;
+
+    /// <summary>Raw pixel values 0..255, for models that normalize inside the graph or take uint8 input.</summary>
+    public static Preprocessing Raw { get; } =
+        new("raw", [0f, 0f, 0f], [1f, 1f, 1f], 1f, false);
+
     /// <summary>PyTorch / torchvision ImageNet models: RGB scaled to 0..1, ImageNet mean and std.</summary>
     public static Preprocessing Torchvision { get; } =
         new("torchvision", [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], 1f / 255f, false);
@@ -20,7 +31,7 @@ public sealed record Preprocessing(string Name, float[] Mean, float[] Std, float
     public static Preprocessing Tf { get; } =
         new("tf", [1f, 1f, 1f], [1f, 1f, 1f], 1f / 127.5f, false);
 
-    private static readonly Preprocessing[] Presets = [Torchvision, Caffe, Tf];
+    private static readonly Preprocessing[] Presets = [Torchvision, Caffe, Tf, Raw];
 
     /// <summary>The preset called <paramref name="name"/> (torchvision, caffe or tf; any case).</summary>
     public static Preprocessing FromName(string name)
@@ -55,17 +66,45 @@ public sealed record Preprocessing(string Name, float[] Mean, float[] Std, float
     }
 
     /// <summary>
+    /// This preprocessing for a model with <paramref name="channels"/> input channels (-1: not declared, taken as 3).
+    /// One channel gets the luminance, normalized with the mean of the three means and of the three stds when they
+    /// differ (torchvision: 0.449 and 0.226). Four channels (RGBA) and other counts are refused: images carry no
+    /// meaningful fourth channel here (give the tensor with --input-tensor).
+    /// </summary>
+    public Preprocessing ForChannels(int channels)
+    {
+        if (channels is -1 or 3) return this with { Channels = 3 };
+        if (channels == 1)
+        {
+            if (Bgr) throw new CnnFixationsException($"preprocessing '{Name}' is BGR; a one-channel model takes luminance, which has no colour order");
+            return this with { Channels = 1, Mean = [Mean.Average()], Std = [Std.Average()] };
+        }
+        throw new CnnFixationsException(channels == 4
+            ? "the model's input has 4 channels (RGBA?); images are explained for 1-channel (luminance) and 3-channel (RGB/BGR) models only: give a [1,4,H,W] tensor with --input-tensor"
+            : $"the model's input has {channels} channels; images are explained for 1-channel (luminance) and 3-channel (RGB/BGR) models only: give the tensor with --input-tensor");
+    }
+
+    /// <summary>
     /// The network input for <paramref name="resized"/> (already at the model's input size): CHW float32,
     /// 3*H*W values, channels in the model's order.
     /// </summary>
     public float[] ToTensor(RgbImage resized)
     {
         ArgumentNullException.ThrowIfNull(resized);
+        int plane = resized.Width * resized.Height;
+        var pixels = resized.Pixels;
+        if (Channels == 1)
+        {
+            if (Mean.Length < 1 || Std.Length < 1) throw new CnnFixationsException($"preprocessing '{Name}' has no mean or std value");
+            var gray = ValueTable(0);
+            var result = new float[plane];
+            for (int i = 0; i < plane; i++)
+                result[i] = gray[Luminance(pixels[3 * i], pixels[3 * i + 1], pixels[3 * i + 2])];
+            return result;
+        }
         if (Mean.Length != 3 || Std.Length != 3)
             throw new CnnFixationsException($"preprocessing '{Name}' needs 3 mean and 3 std values, has {Mean.Length} and {Std.Length}");
-        int plane = resized.Width * resized.Height;
         var tensor = new float[3 * plane];
-        var pixels = resized.Pixels;
         for (int c = 0; c < 3; c++)
         {
             // Channel c of the model reads image channel 2-c for BGR models.
@@ -77,6 +116,9 @@ public sealed record Preprocessing(string Name, float[] Mean, float[] Std, float
         }
         return tensor;
     }
+
+    /// <summary>Pillow's "L" conversion: R*299/1000 + G*587/1000 + B*114/1000, rounded half up (0..255).</summary>
+    public static int Luminance(byte r, byte g, byte b) => (r * 299 + g * 587 + b * 114 + 500) / 1000;
 
     /// <summary>The network value of each pixel value 0..255 for model channel <paramref name="c"/>, computed in double.</summary>
     private float[] ValueTable(int c)

@@ -22,25 +22,30 @@ public sealed record NodeReport(int Index, string Name, string OpType, string Do
 /// <summary>A model as the walk sees it: each node, its output shape, its rule, and what no rule covers.</summary>
 public sealed class ModelInspection
 {
-    private ModelInspection(OnnxModel model, string logits, IReadOnlyList<NodeReport> nodes, int classes)
+    private ModelInspection(OnnxModel model, ScoreTensor logits, IReadOnlyList<NodeReport> nodes, int classes)
     {
         Model = model;
-        LogitsTensor = logits;
+        LogitsTensor = logits.Tensor;
+        ScoreReason = logits.Reason;
         Nodes = nodes;
         ClassCount = classes;
     }
 
     public OnnxModel Model { get; }
     public string LogitsTensor { get; }
+    /// <summary>Why <see cref="LogitsTensor"/> was chosen as the class scores.</summary>
+    public string ScoreReason { get; }
     public IReadOnlyList<NodeReport> Nodes { get; }
     public int ClassCount { get; }
     public IEnumerable<NodeReport> Unhandled => Nodes.Where(n => n.Role == NodeRole.Unhandled);
 
     /// <param name="inputShape">The input shape for shape inference; the model's own when null (shapes are unknown if it is not fixed).</param>
-    public static ModelInspection Inspect(OnnxModel model, int[]? inputShape = null)
+    /// <param name="outputName">The tensor holding the class scores (as explain's --output).</param>
+    public static ModelInspection Inspect(OnnxModel model, int[]? inputShape = null, string? outputName = null)
     {
-        string logits = ClassifierHead.FindLogits(model);
-        inputShape ??= model.InputShape.Length > 0 && model.InputShape.All(d => d > 0) ? model.InputShape : null;
+        var score = ClassifierHead.Choose(model, outputName);
+        string logits = score.Tensor;
+        inputShape ??= model.FixedInputShape();
         var shapes = inputShape != null ? ShapeInference.Infer(model, inputShape) : new Dictionary<string, int[]>();
         var plan = UnravelPlan.Create(model, logits, RuleSet.Default);
         var onPath = plan.Nodes.Select(n => n.Index).ToHashSet();
@@ -62,7 +67,7 @@ public sealed class ModelInspection
             reports.Add(new NodeReport(node.Index, node.Name, node.OpType, node.Domain, node.Outputs, shape, rule?.GetType().Name, role));
         }
         int classes = shapes.TryGetValue(logits, out var ls) ? (int)Shapes.ElementCount(ls) : -1;
-        return new ModelInspection(model, logits, reports, classes);
+        return new ModelInspection(model, score, reports, classes);
     }
 
     /// <summary>

@@ -112,6 +112,8 @@ public sealed class OnnxModel
     /// <summary>The input's declared shape; -1 for a dimension without a fixed size.</summary>
     public int[] InputShape { get; }
     internal TensorProto.Types.DataType InputElementType { get; }
+    /// <summary>True for a model that <see cref="InputAdapter"/> gave a float32 channel-first input (it is not adapted twice).</summary>
+    internal bool InputAdapted { get; private init; }
     public IReadOnlyList<string> OutputNames { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
@@ -146,6 +148,35 @@ public sealed class OnnxModel
         try { return new OnnxModel(proto, bytes, path, sha, severalInputs); }
         catch (CnnFixationsException e) { throw new CnnFixationsException($"model file '{label}': {e.Message}", e); }
     }
+
+    /// <summary>
+    /// A model built from an edited copy of this model's graph (the input adapters of <see cref="InputAdapter"/>):
+    /// same path (external data resolves as before) and the same sha256 as the file it came from.
+    /// </summary>
+    internal OnnxModel WithProto(ModelProto edited)
+    {
+        var bytes = edited.ToByteArray();
+        try { return new OnnxModel(edited, bytes, Path, _sha256) { InputAdapted = true }; }
+        catch (CnnFixationsException e) { throw new CnnFixationsException($"model file '{Path ?? "(in memory)"}': {e.Message}", e); }
+    }
+
+    /// <summary>
+    /// The input shape for shape inference with batch 1: a free batch dimension is fine; null when any
+    /// other dimension is not fixed (or the input is not declared).
+    /// </summary>
+    public int[]? FixedInputShape()
+    {
+        if (InputShape.Length == 0) return null;
+        var shape = (int[])InputShape.Clone();
+        if (shape[0] <= 0) shape[0] = 1;
+        return shape.All(d => d > 0) ? shape : null;
+    }
+
+    /// <summary>A graph output's declared element type, or null when the file declares none (or it is not a tensor).</summary>
+    internal TensorProto.Types.DataType? DeclaredOutputElementType(string output) =>
+        Proto.Graph.Output.FirstOrDefault(o => o.Name == output)?.Type is { } t
+            ? t.ValueCase == TypeProto.ValueOneofCase.TensorType ? (TensorProto.Types.DataType)t.TensorType.ElemType : TensorProto.Types.DataType.Undefined
+            : null;
 
     /// <summary>A graph output's declared shape (-1 for a dimension without a fixed size), or null when the file declares none.</summary>
     public int[]? DeclaredOutputShape(string output) => _outputShapes.GetValueOrDefault(output);

@@ -36,7 +36,7 @@ public static class ShapeInference
         "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Elu", "Selu", "Celu", "Softplus",
         "Softsign", "Gelu", "Mish", "ThresholdedRelu", "Dropout", "Identity", "LRN", "BatchNormalization", "Softmax", "LogSoftmax",
         "Cast", "QuantizeLinear", "DequantizeLinear", "Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Erf", "Floor", "Ceil",
-        "InstanceNormalization", "LayerNormalization",
+        "InstanceNormalization", "LayerNormalization", "ImageScaler",
     };
 
     private static readonly HashSet<string> BroadcastOps = new(StringComparer.Ordinal)

@@ -30,9 +30,11 @@ public sealed class ReceptiveField
         var inputShape = shape(model.InputName);
         if (inputShape == null || inputShape.Length != 4) return null;
         long sy = 1, oy = 0, sx = 1, ox = 0; // input = s * y + o, composed from the tensor down
+        int hAxis = 2, wAxis = 3; // where the rows and columns are in the current tensor (a Transpose moves them)
         for (int guard = 0; guard < 100000; guard++)
         {
-            if (tensor == model.InputName) return new ReceptiveField(sy, oy, sx, ox, inputShape[2], inputShape[3]);
+            if (tensor == model.InputName)
+                return hAxis == 2 && wAxis == 3 ? new ReceptiveField(sy, oy, sx, ox, inputShape[2], inputShape[3]) : null;
             var node = model.Producer(tensor);
             var outShape = shape(tensor);
             if (node == null || outShape == null || outShape.Length != 4 || !node.IsDefaultDomain) return null;
@@ -43,6 +45,16 @@ public sealed class ReceptiveField
             string input = node.Inputs[data[0]];
             var inShape = shape(input);
             if (inShape == null || inShape.Length != 4) return null;
+            if (node.OpType == "Transpose")
+            {
+                var perm = node.Attributes.GetInts("perm");
+                if (perm == null || perm.Length != 4) return null;
+                hAxis = (int)perm[hAxis];
+                wAxis = (int)perm[wAxis];
+                tensor = input;
+                continue;
+            }
+            if (hAxis != 2 || wAxis != 3) return null;
             switch (node.OpType)
             {
                 case "Conv":

@@ -23,6 +23,7 @@ public sealed class RuleSet
         new GlobalPoolRule(),
         new PassThroughRule(),
         new ReshapeRule(),
+        new TransposeRule(),
         new PadRule(),
         new AddRule(),
         new ConcatRule(),

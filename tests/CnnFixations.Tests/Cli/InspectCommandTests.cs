@@ -61,16 +61,16 @@ public class InspectCommandTests
     public void An_op_without_a_rule_on_the_walk_is_reported_and_fails()
     {
         var model = new GraphBuilder("x", 1, 1, 4, 4)
-            .Node("Transpose", new[] { "x" }, new[] { "t" }, ("perm", new[] { 0, 1, 3, 2 }))
+            .Node("DepthToSpace", new[] { "x" }, new[] { "t" }, ("blocksize", 1))
             .Node("Flatten", new[] { "t" }, new[] { "f" })
             .Initializer("W", new[] { 3, 16 }, Enumerable.Repeat(0.5f, 48).ToArray())
             .Node("Gemm", new[] { "f", "W" }, new[] { "y" }, ("transB", 1))
             .Output("y").Bytes();
-        string path = Path.Combine(TestPaths.NewTempDir(), "transpose.onnx");
+        string path = Path.Combine(TestPaths.NewTempDir(), "depthtospace.onnx");
         File.WriteAllBytes(path, model);
         var r = CliRunner.Run("inspect", path);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("UNHANDLED", r.Stdout);
-        Assert.Contains("Transpose ('transpose0')", r.Stdout);
+        Assert.Contains("DepthToSpace ('depthtospace0')", r.Stdout);
     }
 }

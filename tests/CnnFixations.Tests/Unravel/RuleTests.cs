@@ -373,18 +373,36 @@ public class RuleTests
     }
 
     [Fact]
-    public void An_op_without_a_rule_on_the_path_stops_with_its_type_and_node_name()
+    public void Transpose_maps_each_neuron_to_its_permuted_index()
     {
-        var g = new GraphBuilder("x", 1, 1, 2, 2)
-            .Node("Transpose", new[] { "x" }, new[] { "t" }, ("perm", new[] { 0, 1, 3, 2 }))
+        // x [1,2,3,2] (NHWC-like, H=2, W=3, C=2) -> Transpose(0,3,1,2) -> t [1,2,2,3]. Neuron t[0,c,y,x] is x[0,y,x,c].
+        var g = new GraphBuilder("x", 1, 2, 3, 2)
+            .Node("Transpose", new[] { "x" }, new[] { "t" }, ("perm", new[] { 0, 3, 1, 2 }))
             .Node("Relu", new[] { "t" }, new[] { "y" });
         var acts = new Dictionary<string, TensorValue>
         {
-            ["x"] = T(new[] { 1, 1, 2, 2 }, 1, 2, 3, 4), ["t"] = T(new[] { 1, 1, 2, 2 }, 1, 3, 2, 4), ["y"] = T(new[] { 1, 1, 2, 2 }, 1, 3, 2, 4),
+            ["x"] = T(new[] { 1, 2, 3, 2 }, Enumerable.Range(0, 12).Select(i => (float)i).ToArray()),
+            ["t"] = T(new[] { 1, 2, 2, 3 }, new float[12]), ["y"] = T(new[] { 1, 2, 2, 3 }, new float[12]),
+        };
+        var model = g.Output("y").Build();
+        // t (c=1, y=0, x=2) is x (y=0, x=2, c=1); t (c=0, y=1, x=0) is x (y=1, x=0, c=0).
+        Assert.Equal(new[] { "0,2,1" }, Neurons(Walk(model, acts, "y", new[] { 1, 0, 2 }).Input));
+        Assert.Equal(new[] { "1,0,0" }, Neurons(Walk(model, acts, "y", new[] { 0, 1, 0 }).Input));
+    }
+
+    [Fact]
+    public void An_op_without_a_rule_on_the_path_stops_with_its_type_and_node_name()
+    {
+        var g = new GraphBuilder("x", 1, 1, 2, 2)
+            .Node("DepthToSpace", new[] { "x" }, new[] { "t" }, ("blocksize", 1))
+            .Node("Relu", new[] { "t" }, new[] { "y" });
+        var acts = new Dictionary<string, TensorValue>
+        {
+            ["x"] = T(new[] { 1, 1, 2, 2 }, 1, 2, 3, 4), ["t"] = T(new[] { 1, 1, 2, 2 }, 1, 2, 3, 4), ["y"] = T(new[] { 1, 1, 2, 2 }, 1, 2, 3, 4),
         };
         var e = Assert.Throws<UnsupportedOperatorException>(() => Walk(g.Output("y").Build(), acts, "y", new[] { 0, 0, 1 }));
-        Assert.Contains("Transpose", e.Message);
-        Assert.Contains("transpose0", e.Message);
+        Assert.Contains("DepthToSpace", e.Message);
+        Assert.Contains("depthtospace0", e.Message);
 
         var custom = new GraphBuilder("x", 1, 1, 2, 2)
             .Node("Fancy", "com.example", new[] { "x" }, new[] { "t" })

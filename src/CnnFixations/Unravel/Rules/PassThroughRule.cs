@@ -11,6 +11,7 @@ public sealed class PassThroughRule : IUnravelRule
         "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Elu", "Dropout", "Identity",
         "LRN", "BatchNormalization", "Softmax", "LogSoftmax", "Cast", "QuantizeLinear", "DequantizeLinear",
         "Selu", "Celu", "Softplus", "Gelu", "Mish", "ThresholdedRelu", "Softsign",
+        "ImageScaler", // per-channel x*scale + bias[c]: an affine map of each neuron on its own
     };
 
     public IReadOnlyList<string> OpTypes => Ops;

@@ -73,7 +73,7 @@ public sealed class WeightedWalk
     internal static readonly HashSet<string> LinearOps = new(StringComparer.Ordinal)
     {
         "Gemm", "MatMul", "Conv", "GlobalAveragePool", "ReduceMean", "AveragePool", "Flatten", "Reshape", "Squeeze", "Unsqueeze",
-        "Identity", "Dropout", "Cast", "QuantizeLinear", "DequantizeLinear", "BatchNormalization", "Concat", "Pad",
+        "Identity", "Dropout", "Cast", "QuantizeLinear", "DequantizeLinear", "BatchNormalization", "Concat", "Pad", "Transpose",
         "Add", "Sub", "Mul", "Div",
     };
 
