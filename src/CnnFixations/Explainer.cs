@@ -239,7 +239,7 @@ public sealed class Explainer : IDisposable
         else
             result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(start);
         double unravelMs = sw.Elapsed.TotalMilliseconds;
-        var warnings = WeightWarnings.Concat(NonFiniteActivations(weights?.Tensors ?? result.Layers.Select(l => l.Tensor).ToList(), forward)).ToArray();
+        var warnings = WeightWarnings.Concat(NonFiniteActivations(weights != null ? _plan.Tensors.Append(Model.InputName).ToList() : result.Layers.Select(l => l.Tensor).ToList(), forward)).ToArray();
         return new TensorExplanation(logits.Data, Predict(logits.Data, 5), target, logits.Data[target], result, forwardMs, unravelMs)
         {
             TargetLabel = Labels?[target],

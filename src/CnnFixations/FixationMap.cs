@@ -29,7 +29,7 @@ public sealed record MapOptions
     public double BoxThreshold { get; init; } = 0.5;
 
     /// <summary>The map settings of the weighted rules (the default): heat map of the weights, box by threshold.</summary>
-    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 30 };
+    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 20 };
 }
 
 /// <summary>Fixations mapped onto the original image: points, the points kept after outlier removal, the heat map and the box.</summary>

@@ -56,7 +56,7 @@ public sealed record UnravelOptions
     /// Weighted rules: the share (0..1) of the weight that stays within the input cell of the head position it
     /// came from (the walk then only adds detail inside each cell); the rest goes where the walk takes it.
     /// </summary>
-    public double CellShare { get; init; } = 0.75;
+    public double CellShare { get; init; } = 1;
 
     /// <summary>Weighted rules: the input fixations are the heaviest input pixels that together hold this share of the weight.</summary>
     public double FixationMass { get; init; } = 0.5;
