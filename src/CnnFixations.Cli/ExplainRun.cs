@@ -96,10 +96,6 @@ internal sealed class ExplainRun
         }
 
         using var cancel = new CancellationTokenSource();
-        // The walk's rules run on thread-pool threads; a few spare ones keep Ctrl-C's handler (which runs on
-        // one) from waiting behind them until the run is over.
-        ThreadPool.GetMinThreads(out int workers, out int io);
-        ThreadPool.SetMinThreads(Math.Max(workers, 2 * Environment.ProcessorCount + 2), io);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;

@@ -14,7 +14,7 @@ public class InterruptTests
         for (int i = 0; i < 60; i++) File.Copy(Path.Combine(TestPaths.Samples, "cat.png"), Path.Combine(input, $"cat{i:D2}.png"));
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cnn-fixations.dll"));
-        foreach (var a in new[] { "explain", input, "--out", output, "--jobs", "1", "--rules", "paper" }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "explain", input, "--out", output, "--jobs", "1" }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
         // Wait for the first image to be done, then interrupt.
