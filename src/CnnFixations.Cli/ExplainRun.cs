@@ -546,25 +546,13 @@ internal sealed class ExplainRun
         p = (p with
         {
             Name = p.Name + " (adjusted)",
-            Mean = _s.Mean != null ? ParseTriple("--mean", _s.Mean) : p.Mean,
-            Std = _s.Std != null ? ParseTriple("--std", _s.Std, positive: true) : p.Std,
+            Mean = _s.Mean != null ? MethodOptions.ParseTriple("--mean", _s.Mean) : p.Mean,
+            Std = _s.Std != null ? MethodOptions.ParseTriple("--std", _s.Std, positive: true) : p.Std,
             Scale = _s.Scale ?? p.Scale,
             Bgr = _s.Bgr || p.Bgr,
         }).ForChannels(p.Channels);
         _preprocessingChoice = new PreprocessingChoice(p, choice.Reason + "; adjusted by --mean/--std/--scale/--bgr").Describe();
         return p;
-    }
-
-    private static float[] ParseTriple(string option, string text, bool positive = false)
-    {
-        var parts = text.Split(',');
-        var values = new float[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]) || (positive && values[i] <= 0))
-                throw new UsageException($"{option} '{text}' is not one or three {(positive ? "positive " : "")}numbers such as 0.485,0.456,0.406");
-        if (values.Length == 1) return new[] { values[0], values[0], values[0] };
-        if (values.Length != 3) throw new UsageException($"{option} '{text}' needs one or three values");
-        return values;
     }
 
     private (int H, int W) InputSize(OnnxModel model)

@@ -118,7 +118,8 @@ internal sealed class MethodOptions
         };
     }
 
-    private static float[] ParseTriple(string option, string text, bool positive = false)
+    /// <summary>One or three numbers ('r,g,b'), as --mean and --std take them; one value stands for all three.</summary>
+    internal static float[] ParseTriple(string option, string text, bool positive = false)
     {
         var parts = text.Split(',');
         var values = new float[parts.Length];

@@ -35,5 +35,11 @@ public sealed class RuleSet
     public IUnravelRule? Find(GraphNode node) =>
         node.IsDefaultDomain && _byOp.TryGetValue(node.OpType, out var rule) ? rule : null;
 
+    /// <summary>The rule for a node that the walk reached; an op no rule covers stops the walk with an error naming it (spec rule 12).</summary>
+    public IUnravelRule Require(GraphNode node) => Find(node) ?? throw new UnsupportedOperatorException(
+        node.IsDefaultDomain
+            ? $"{node.Describe()}: op type {node.OpType} is not supported by CNN Fixations (no unravel rule covers it)"
+            : $"{node.Describe()}: op type {node.OpType} from domain '{node.Domain}' is not supported (only default-domain ONNX ops have unravel rules)");
+
     public IEnumerable<string> OpTypes => _byOp.Keys.Order(StringComparer.Ordinal);
 }

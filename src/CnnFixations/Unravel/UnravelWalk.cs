@@ -76,10 +76,7 @@ public sealed class UnravelWalk
                 output = set;
             }
             if (output == null) continue;
-            var rule = _rules.Find(node) ?? throw new UnsupportedOperatorException(
-                node.IsDefaultDomain
-                    ? $"{node.Describe()}: op type {node.OpType} is not supported by CNN Fixations (no unravel rule covers it)"
-                    : $"{node.Describe()}: op type {node.OpType} from domain '{node.Domain}' is not supported (only default-domain ONNX ops have unravel rules)");
+            var rule = _rules.Require(node);
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             rule.Unravel(new UnravelStep(this, node, output));
             double ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;

@@ -222,10 +222,7 @@ public sealed class WeightedWalk
         {
             if (node.Outputs.Count == 0 || !_weights.TryGetValue(node.Outputs[0], out var output)) continue;
             if (!HasWeight(output)) continue;
-            var rule = _rules.Find(node) ?? throw new UnsupportedOperatorException(
-                node.IsDefaultDomain
-                    ? $"{node.Describe()}: op type {node.OpType} is not supported by CNN Fixations (no unravel rule covers it)"
-                    : $"{node.Describe()}: op type {node.OpType} from domain '{node.Domain}' is not supported (only default-domain ONNX ops have unravel rules)");
+            var rule = _rules.Require(node);
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             rule.Distribute(new WeightedStep(this, node, output, Shape(node.Outputs[0], node)));
             nodeMs.Add(($"{node.OpType} {node.Name}", System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds));
