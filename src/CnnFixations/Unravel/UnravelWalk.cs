@@ -34,8 +34,7 @@ public sealed class UnravelWalk
 {
     private readonly UnravelPlan _plan;
     private readonly RuleSet _rules;
-    private readonly IReadOnlyDictionary<string, TensorValue> _activations;
-    private readonly IReadOnlyDictionary<string, int[]>? _shapes;
+    private readonly ForwardValues _values;
     private readonly Dictionary<string, FixationSet> _sets = new(StringComparer.Ordinal);
     private readonly List<FixationSet> _order = new();
 
@@ -43,12 +42,11 @@ public sealed class UnravelWalk
     public UnravelWalk(OnnxModel model, UnravelPlan plan, RuleSet rules, UnravelOptions options, IReadOnlyDictionary<string, TensorValue> activations,
         IReadOnlyDictionary<string, int[]>? shapes = null)
     {
-        _shapes = shapes;
         Model = model;
+        _values = new ForwardValues(model, activations, shapes);
         _plan = plan;
         _rules = rules;
         Options = options;
-        _activations = activations;
     }
 
     public OnnxModel Model { get; }
@@ -88,22 +86,11 @@ public sealed class UnravelWalk
         return new UnravelResult(input, _order, ruleMs, nodeMs);
     }
 
-    internal TensorValue Activation(string tensor, GraphNode? node)
-    {
-        if (_activations.TryGetValue(tensor, out var value)) return value;
-        if (Model.TryGetConstant(tensor) is { } c) return c.ToTensorValue();
-        throw new InvalidOperationException($"activation '{tensor}' was not fetched{(node == null ? "" : " for " + node.Describe())}");
-    }
+    internal TensorValue Activation(string tensor, GraphNode? node) => _values.Activation(tensor, node);
 
-    internal int[] Shape(string tensor, GraphNode? node)
-    {
-        if (_activations.TryGetValue(tensor, out var value)) return value.Shape;
-        if (_shapes != null && _shapes.TryGetValue(tensor, out var shape)) return shape;
-        return Activation(tensor, node).Shape;
-    }
+    internal int[] Shape(string tensor, GraphNode? node) => _values.Shape(tensor, node);
 
-    internal ConstTensor Constant(string tensor, GraphNode node) =>
-        Model.TryGetConstant(tensor) ?? throw new CnnFixationsException($"{node.Describe()}: the value of constant '{tensor}' is not available");
+    internal ConstTensor Constant(string tensor, GraphNode node) => _values.Constant(tensor, node);
 
     /// <summary>The fixation set of a tensor, created (and put in walk order) when first asked for.</summary>
     internal FixationSet SetOf(string tensor)

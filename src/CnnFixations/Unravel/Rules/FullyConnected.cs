@@ -129,15 +129,9 @@ public sealed class FullyConnectedRule : IUnravelRule
     public void Unravel(UnravelStep step)
     {
         var node = step.Node;
-        var model = step.Model;
-        bool aConst = model.IsConstant(node.Inputs[0]);
-        bool bConst = model.IsConstant(node.Inputs[1]);
-        if (aConst == bConst)
-            throw step.Unsupported(aConst ? "both operands are constant" : "both operands are activations (no constant weight)");
-
+        bool aConst = ConstantFirst(node, step.Model, step.Unsupported);
         if (node.OpType == "Gemm")
         {
-            if (aConst) throw step.Unsupported("the weight is the first operand of Gemm; only x*W forms are supported");
             UnravelGemm(step);
         }
         else if (!aConst)
@@ -146,18 +140,25 @@ public sealed class FullyConnectedRule : IUnravelRule
             UnravelMatMulDataSecond(step);
     }
 
+    /// <summary>
+    /// Whether the weight is the first operand (MatMul W*x); an error unless exactly one operand is a constant,
+    /// or when Gemm's weight comes first (only x*W forms are supported).
+    /// </summary>
+    private static bool ConstantFirst(GraphNode node, OnnxModel model, Func<string, UnsupportedOperatorException> unsupported)
+    {
+        bool aConst = model.IsConstant(node.Inputs[0]), bConst = model.IsConstant(node.Inputs[1]);
+        if (aConst == bConst) throw unsupported(aConst ? "both operands are constant" : "both operands are activations (no constant weight)");
+        if (aConst && node.OpType == "Gemm") throw unsupported("the weight is the first operand of Gemm; only x*W forms are supported");
+        return aConst;
+    }
+
     /// <summary>Weighted: every input receives its share of each output's weight by positive contribution.</summary>
     public void Distribute(WeightedStep step)
     {
         var node = step.Node;
-        var model = step.Model;
-        bool aConst = model.IsConstant(node.Inputs[0]);
-        bool bConst = model.IsConstant(node.Inputs[1]);
-        if (aConst == bConst)
-            throw step.Unsupported(aConst ? "both operands are constant" : "both operands are activations (no constant weight)");
+        bool aConst = ConstantFirst(node, step.Model, step.Unsupported);
         if (node.OpType == "Gemm")
         {
-            if (aConst) throw step.Unsupported("the weight is the first operand of Gemm; only x*W forms are supported");
             var a = step.Input(0);
             var b = step.Constant(node.Inputs[1]);
             bool transA = node.Attributes.GetInt("transA", 0) != 0, transB = node.Attributes.GetInt("transB", 0) != 0;

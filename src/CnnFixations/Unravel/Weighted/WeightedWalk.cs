@@ -49,8 +49,7 @@ public sealed class WeightedWalk
 {
     private readonly UnravelPlan _plan;
     private readonly RuleSet _rules;
-    private readonly IReadOnlyDictionary<string, TensorValue> _activations;
-    private readonly IReadOnlyDictionary<string, int[]>? _shapes;
+    private readonly ForwardValues _values;
     private readonly Dictionary<string, float[]> _weights = new(StringComparer.Ordinal);
     private readonly List<string> _order = new();
 
@@ -58,11 +57,10 @@ public sealed class WeightedWalk
         IReadOnlyDictionary<string, int[]>? shapes = null)
     {
         Model = model;
+        _values = new ForwardValues(model, activations, shapes);
         _plan = plan;
         _rules = rules;
         Options = options;
-        _activations = activations;
-        _shapes = shapes;
     }
 
     public OnnxModel Model { get; }
@@ -231,7 +229,7 @@ public sealed class WeightedWalk
         var input = _weights.TryGetValue(Model.InputName, out var wi) ? wi : new float[Shapes.ElementCount(inputShape)];
         if (cells != null && Shapes.TryChw(inputShape, out int ic, out int ih, out int iw))
         {
-            var rf = ReceptiveField.Of(Model, cellTensor!, t => _activations.TryGetValue(t, out var v) ? v.Shape : _shapes != null && _shapes.TryGetValue(t, out var sh) ? sh : Model.TryGetConstant(t)?.Shape);
+            var rf = ReceptiveField.Of(Model, cellTensor!, _values.KnownShape);
             var rows = Membership(ih, cellH, rf == null ? null : i => rf.RawCentre(i, 0).Y);
             var cols = Membership(iw, cellW, rf == null ? null : j => rf.RawCentre(0, j).X);
             KeepCells(input, ic, ih, iw, cells, cellW, rows, cols, Options.CellShare);
@@ -307,22 +305,11 @@ public sealed class WeightedWalk
         return false;
     }
 
-    internal TensorValue Activation(string tensor, GraphNode? node)
-    {
-        if (_activations.TryGetValue(tensor, out var value)) return value;
-        if (Model.TryGetConstant(tensor) is { } c) return c.ToTensorValue();
-        throw new InvalidOperationException($"activation '{tensor}' was not fetched{(node == null ? "" : " for " + node.Describe())}");
-    }
+    internal TensorValue Activation(string tensor, GraphNode? node) => _values.Activation(tensor, node);
 
-    internal int[] Shape(string tensor, GraphNode? node)
-    {
-        if (_activations.TryGetValue(tensor, out var value)) return value.Shape;
-        if (_shapes != null && _shapes.TryGetValue(tensor, out var shape)) return shape;
-        return Activation(tensor, node).Shape;
-    }
+    internal int[] Shape(string tensor, GraphNode? node) => _values.Shape(tensor, node);
 
-    internal ConstTensor Constant(string tensor, GraphNode node) =>
-        Model.TryGetConstant(tensor) ?? throw new CnnFixationsException($"{node.Describe()}: the value of constant '{tensor}' is not available");
+    internal ConstTensor Constant(string tensor, GraphNode node) => _values.Constant(tensor, node);
 
     internal float[] WeightsOf(string tensor, GraphNode node)
     {
@@ -342,8 +329,8 @@ public sealed class WeightedWalk
         public IEnumerable<string> Keys => throw new NotSupportedException();
         public IEnumerable<TensorValue> Values => throw new NotSupportedException();
         public int Count => throw new NotSupportedException();
-        public bool ContainsKey(string key) => walk._activations.ContainsKey(key);
-        public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out TensorValue value) => walk._activations.TryGetValue(key, out value);
+        public bool ContainsKey(string key) => walk._values.Activations.ContainsKey(key);
+        public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out TensorValue value) => walk._values.Activations.TryGetValue(key, out value);
         public IEnumerator<KeyValuePair<string, TensorValue>> GetEnumerator() => throw new NotSupportedException();
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
