@@ -29,6 +29,15 @@ public enum Contrast
     None,
 }
 
+/// <summary>Weighted rules: how the input is divided into the cells of the head's grid (spec rule 3 of the weighted rules).</summary>
+public enum CellGrid
+{
+    /// <summary>Each input row and column belongs to the head position whose receptive-field centre is nearest.</summary>
+    Centres,
+    /// <summary>Equal blocks: input row y belongs to cell row floor(y * h / H), columns alike (mirror-symmetric when the sizes divide).</summary>
+    Blocks,
+}
+
 /// <summary>The options of the walk. <see cref="Default"/> is the weighted walk; <see cref="Paper"/> the paper's literal rules.</summary>
 public sealed record UnravelOptions
 {
@@ -57,6 +66,9 @@ public sealed record UnravelOptions
     /// came from (the walk then only adds detail inside each cell); the rest goes where the walk takes it.
     /// </summary>
     public double CellShare { get; init; } = 1;
+
+    /// <summary>Weighted rules: how the input is divided into cells (<see cref="CellGrid"/>).</summary>
+    public CellGrid CellGrid { get; init; } = CellGrid.Centres;
 
     /// <summary>Weighted rules: the input fixations are the heaviest input pixels that together hold this share of the weight.</summary>
     public double FixationMass { get; init; } = 0.5;

@@ -229,7 +229,7 @@ public sealed class WeightedWalk
         var input = _weights.TryGetValue(Model.InputName, out var wi) ? wi : new float[Shapes.ElementCount(inputShape)];
         if (cells != null && Shapes.TryChw(inputShape, out int ic, out int ih, out int iw))
         {
-            var rf = ReceptiveField.Of(Model, cellTensor!, _values.KnownShape);
+            var rf = Options.CellGrid == CellGrid.Blocks ? null : ReceptiveField.Of(Model, cellTensor!, _values.KnownShape);
             var rows = Membership(ih, cellH, rf == null ? null : i => rf.RawCentre(i, 0).Y);
             var cols = Membership(iw, cellW, rf == null ? null : j => rf.RawCentre(0, j).X);
             KeepCells(input, ic, ih, iw, cells, cellW, rows, cols, Options.CellShare);
