@@ -136,8 +136,9 @@ public sealed record ImageExplanation(
 /// <summary>
 /// The library's entry point: loads an ONNX image classifier once and explains images with CNN Fixations.
 /// Preprocessing and input size are resolved as the command line does (an explicit preprocessing or preset,
-/// else the model's metadata, else torchvision; the model's fixed input size). It owns the ONNX Runtime
-/// session it creates and releases it when disposed. <see cref="Explain(string, ExplainOptions?)"/> may be
+/// else the model's metadata, else torchvision; the model's fixed input size). It owns every ONNX Runtime
+/// session it creates (the forward pass's and the gradient sessions of CAM, Grad-CAM and the gradient method)
+/// and releases them all when disposed. <see cref="Explain(string, ExplainOptions?)"/> may be
 /// called from several threads at once.
 /// </summary>
 /// <example>
@@ -306,7 +307,7 @@ public sealed class FixationExplainer : IDisposable
         return new RgbImage(width, height, rgb);
     }
 
-    /// <summary>Releases the ONNX Runtime session; the explainer cannot be used afterwards.</summary>
+    /// <summary>Releases every ONNX Runtime session of the model; the explainer cannot be used afterwards.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0) _explainer.Dispose();

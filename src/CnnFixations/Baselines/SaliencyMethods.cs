@@ -68,41 +68,66 @@ internal static class SaliencyUpsampler
     }
 }
 
-/// <summary>One gradient engine (an ONNX Runtime session fetching every activation) per explainer, created on first use.</summary>
-internal static class GradientEngines
+/// <summary>
+/// The gradient sessions of one <see cref="Explainer"/>, created on first use and disposed with it: one
+/// <see cref="GradientEngine"/> (a session fetching every activation) per tensor it differentiates down to,
+/// one <see cref="GradientSource"/> (the backward graph in ONNX Runtime, or the engine) per tensor and input shape.
+/// </summary>
+internal sealed class GradientSessions : IDisposable
 {
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Explainer, Dictionary<string, GradientEngine>> Engines = new();
+    private readonly Explainer _explainer;
+    private readonly Dictionary<string, GradientEngine> _engines = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GradientSource> _sources = new(StringComparer.Ordinal);
+    private bool _disposed;
+
+    public GradientSessions(Explainer explainer) => _explainer = explainer;
 
     /// <param name="from">The tensor the gradient is needed down to (null: the network input).</param>
-    public static GradientEngine For(Explainer explainer, string? from = null)
+    public GradientEngine Engine(string? from = null)
     {
-        var byTensor = Engines.GetValue(explainer, _ => new Dictionary<string, GradientEngine>(StringComparer.Ordinal));
-        lock (byTensor)
+        lock (_engines)
         {
+            ObjectDisposedException.ThrowIf(_disposed, _explainer);
             string key = from ?? "";
-            if (!byTensor.TryGetValue(key, out var engine))
-                byTensor[key] = engine = new GradientEngine(explainer.Model, explainer.LogitsTensor, from: from);
+            if (!_engines.TryGetValue(key, out var engine))
+                _engines[key] = engine = new GradientEngine(_explainer.Model, _explainer.LogitsTensor, from: from);
             return engine;
         }
     }
-}
 
-/// <summary>One gradient source (the backward graph in ONNX Runtime, or the engine) per explainer, tensor and input shape, created on first use.</summary>
-internal static class GradientSources
-{
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Explainer, Dictionary<string, GradientSource>> Sources = new();
-
+    /// <param name="inputShape">The input's shape (the backward graph is built for one).</param>
     /// <param name="from">The tensor the gradient is needed at (null: the network input).</param>
-    public static GradientSource For(Explainer explainer, int[] inputShape, string? from = null)
+    public GradientSource Source(int[] inputShape, string? from = null)
     {
-        var byKey = Sources.GetValue(explainer, _ => new Dictionary<string, GradientSource>(StringComparer.Ordinal));
-        lock (byKey)
+        lock (_engines)
         {
+            ObjectDisposedException.ThrowIf(_disposed, _explainer);
             string key = (from ?? "") + "\n" + Shapes.Format(inputShape);
-            if (!byKey.TryGetValue(key, out var source))
-                byKey[key] = source = new GradientSource(explainer.Model, explainer.LogitsTensor, inputShape, from);
+            if (!_sources.TryGetValue(key, out var source))
+                _sources[key] = source = new GradientSource(_explainer.Model, _explainer.LogitsTensor, inputShape, from);
             return source;
         }
+    }
+
+    /// <summary>The engines and sources created so far and not yet disposed.</summary>
+    public IReadOnlyList<IDisposable> Live
+    {
+        get { lock (_engines) return _engines.Values.Cast<IDisposable>().Concat(_sources.Values).ToList(); }
+    }
+
+    /// <summary>Disposes every engine and source; later requests throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        List<IDisposable> owned;
+        lock (_engines)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            owned = _engines.Values.Cast<IDisposable>().Concat(_sources.Values).ToList();
+            _engines.Clear();
+            _sources.Clear();
+        }
+        foreach (var o in owned) o.Dispose();
     }
 }
 
@@ -162,7 +187,7 @@ public sealed class GradCamMethod : ISaliencyMethod
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
         string layer = Layer(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
-        using var result = GradientSources.For(explainer, input.Tensor.Shape, layer).Compute(input.Tensor, target);
+        using var result = explainer.Gradients.Source(input.Tensor.Shape, layer).Compute(input.Tensor, target);
         var a = result.Activation ?? (layer == explainer.Model.InputName ? input.Tensor : null) ?? throw new CnnFixationsException($"Grad-CAM layer '{layer}' is not an activation of the model");
         int channels = a.Shape[1], h = a.Shape[2], w = a.Shape[3], plane = h * w;
         var cam = new float[plane];
@@ -189,7 +214,7 @@ public sealed class GradientMethod : ISaliencyMethod
 
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
-        using var result = GradientSources.For(explainer, input.Tensor.Shape).Compute(input.Tensor, target);
+        using var result = explainer.Gradients.Source(input.Tensor.Shape).Compute(input.Tensor, target);
         int c = input.Tensor.Shape[1], h = input.Tensor.Shape[2], w = input.Tensor.Shape[3], plane = h * w;
         var map = new float[plane];
         if (result.Gradient?.Data is { } g)
@@ -245,7 +270,7 @@ public sealed class CamMethod : ISaliencyMethod
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
         var s = Find(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
-        var forward = GradientEngines.For(explainer, s.FeatureMap).Forward(input.Tensor);
+        var forward = explainer.Gradients.Engine(s.FeatureMap).Forward(input.Tensor);
         var f = forward[s.FeatureMap];
         int channels = f.Shape[1], h = f.Shape[2], w = f.Shape[3], plane = h * w;
         var cam = new float[plane];
