@@ -21,8 +21,9 @@ internal static class ExplainCommand
         var jobs = new Option<int>("--jobs", "-j") { Description = "Images processed at once (default: the number of cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Skip images whose outputs already exist in --out (resume an interrupted run)." };
         var start = new Option<string?>("--start") { Description = "Walk from any tensor instead of the class logit: TENSOR (its most active neuron), TENSOR:c (every active position of channel c) or TENSOR:c,y,x (one neuron). 'cnn-fixations inspect' lists tensor names." };
-        var method = new Option<string>("--method") { Description = "Explanation method: fixations (CNN Fixations), cam, gradcam, gradient, or all (one overlay per method plus <stem>.methods.png side by side). Baselines are boxed by thresholding their heat map at --box-threshold.", DefaultValueFactory = _ => "fixations" };
-        method.AcceptOnlyFromAmong("fixations", "cam", "gradcam", "gradient", "all");
+        string methodList = string.Join(", ", ExplanationMethods.ExplainNames.Select(n => n == ExplanationMethods.Fixations ? n + " (CNN Fixations)" : n));
+        var method = new Option<string>("--method") { Description = $"Explanation method: {methodList}, or all (one overlay per method plus <stem>.methods.png side by side). Baselines are boxed by thresholding their heat map at --box-threshold.", DefaultValueFactory = _ => ExplanationMethods.Fixations };
+        method.AcceptOnlyFromAmong(ExplanationMethods.ExplainNames.Append("all").ToArray());
         var report = new Option<bool>("--report") { Description = "Also write report.html in --out: a self-contained page with one card per image (overlay, top-5, box, links), sortable and filterable." };
         var layers = new Option<bool>("--layers") { Description = "Also write the fixations of every layer, projected to the image through receptive-field centres: <stem>.layers/ and the contact sheet <stem>.layers.png." };
         var model = new Option<string?>("--model", "-m") { Description = $"ONNX image classifier. Default: the bundled MobileNetV2 (models/{BundledModelFile})." };
@@ -60,7 +61,7 @@ internal static class ExplainCommand
                 Start = parse.GetValue(start),
                 Layers = parse.GetValue(layers),
                 Report = parse.GetValue(report),
-                Method = parse.GetValue(method) ?? "fixations",
+                Method = parse.GetValue(method) ?? ExplanationMethods.Fixations,
                 Crops = shared.Views(parse),
                 Mean = parse.GetValue(shared.Mean),
                 Std = parse.GetValue(shared.Std),
@@ -100,7 +101,7 @@ internal sealed record ExplainSettings
     public string? Start { get; init; }
     public bool Layers { get; init; }
     public bool Report { get; init; }
-    public string Method { get; init; } = "fixations";
+    public string Method { get; init; } = ExplanationMethods.Fixations;
     public CropMode Crops { get; init; } = CropMode.Whole;
     public string? Mean { get; init; }
     public string? Std { get; init; }

@@ -188,12 +188,12 @@ internal sealed class ExplainRun
                 foreach (int t in targets) explanations.Add(_explainer.Unravel(forward, t, forwardMs));
             }
             bool suffix = explanations.Count > 1 || _s.Class != null;
-            bool withFixations = _s.Method is "fixations" or "all";
+            bool withFixations = _s.Method is ExplanationMethods.Fixations or "all";
             foreach (var e in explanations)
             {
                 foreach (var w in e.Warnings) lock (_stderr) _stderr.WriteLine($"warning: {file.Path}: {w}");
                 var map = withFixations ? FixationMap.Build(e, input, _s.Maps) : null;
-                if (_s.Method != "fixations" && e.Start == null)
+                if (_s.Method != ExplanationMethods.Fixations && e.Start == null)
                     ExplainWithBaselines(input, e, map, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
                 if (map == null) continue;
                 var doc = Serialize(w => ExplanationJson.Write(w, input.ImagePath, _modelPath, _model.Sha256, input, e, map, sw.Elapsed.TotalMilliseconds));
@@ -221,24 +221,17 @@ internal sealed class ExplainRun
         return outcome;
     }
 
-    private static readonly string[] Baselines = { "cam", "gradcam", "gradient" };
-
     /// <summary>The baseline methods for one target: <c>&lt;name&gt;.&lt;method&gt;.*</c> files, and with --method all a side-by-side sheet.</summary>
     private void ExplainWithBaselines(ExplanationInput input, TensorExplanation prediction, FixationMap? fixations, string? name, ImageOutcome outcome, Stopwatch sw, bool verbose)
     {
-        var methods = _s.Method == "all" ? Baselines : new[] { _s.Method };
+        var methods = _s.Method == "all" ? ExplanationMethods.Baselines : new[] { _s.Method };
         var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
         var overlays = new List<(string, byte[])>();
         if (fixations != null)
-            overlays.Add(("fixations", MapImages.OverlayPng(background, fixations.Heat, fixations.Box, OverlayPoints(fixations), _s.Alpha)));
+            overlays.Add((ExplanationMethods.Fixations, MapImages.OverlayPng(background, fixations.Heat, fixations.Box, OverlayPoints(fixations), _s.Alpha)));
         foreach (var m in methods)
         {
-            Baselines.ISaliencyMethod method = m switch
-            {
-                "cam" => new Baselines.CamMethod(),
-                "gradcam" => new Baselines.GradCamMethod(),
-                _ => new Baselines.GradientMethod(),
-            };
+            var method = ExplanationMethods.Create(m, _s.Maps);
             if (method.NotApplicable(_explainer) is { } reason)
             {
                 if (_s.Method != "all") throw new CnnFixationsException($"{m} does not apply to this model: {reason}");
@@ -526,7 +519,7 @@ internal sealed class ExplainRun
             throw new UsageException("--preset, --mean, --std, --scale and --bgr do not apply to --input-tensor (the tensor is used as it is)");
         if (_s.InputTensor != null && _s.Crops != CropMode.Whole) throw new UsageException("--crops does not apply to --input-tensor");
         if (_s.Crops == CropMode.Five && _s.TopKGiven) throw new UsageException("--crops five explains one label per image; --top-k does not apply");
-        if (_s.Method != "fixations" && (_s.Start != null || _s.Crops == CropMode.Five))
+        if (_s.Method != ExplanationMethods.Fixations && (_s.Start != null || _s.Crops == CropMode.Five))
             throw new UsageException($"--method {_s.Method} explains class logits of one view: it cannot be combined with --start or --crops five");
         if (_s.Alpha is < 0 or > 1 || double.IsNaN(_s.Alpha)) throw new UsageException($"--alpha must be between 0 and 1 (got {_s.Alpha.ToString(CultureInfo.InvariantCulture)})");
         if (_s.MaxPixels < 1) throw new UsageException("--max-pixels must be positive");

@@ -129,4 +129,41 @@ public class FixationExplainerTests
         Assert.Contains("conflicts with the model's fixed input size 224x224", e.Message);
         Assert.Equal(1, ModelConventions.LabelOffset(fixedModel));
     }
+
+    /// <summary>The API's methods come from the one registry that explain and evaluate use, and give the maps the method classes give.</summary>
+    [Fact]
+    public void Other_methods_come_from_the_registry_and_give_their_own_map()
+    {
+        using var explainer = FixationExplainer.LoadBundled();
+        var input = ExplanationInput.FromImage(Cat, explainer.Preprocessing, explainer.InputHeight, explainer.InputWidth);
+        foreach (string name in ExplanationMethods.Baselines)
+        {
+            var e = explainer.Explain(Cat, new ExplainOptions { Method = name });
+            Assert.Equal(name, e.Method);
+            Assert.Equal(286, e.Target);
+            Assert.Null(e.Walk);
+            Assert.Empty(e.Points);
+            var expected = ExplanationMethods.Create(name).Compute(explainer.Engine, input, 286);
+            Assert.Equal(expected.Heat, e.HeatMap);
+            Assert.Equal(CnnFixations.Maps.BoxFinder.FromThreshold(expected.Heat, e.Width, e.Height, 0.5), e.Box);
+        }
+        Assert.Equal(ExplanationMethods.Fixations, explainer.Explain(Cat).Method);
+        var unknown = Assert.Throws<CnnFixationsException>(() => explainer.Explain(Cat, new ExplainOptions { Method = "lime" }));
+        Assert.Equal("unknown method 'lime'; available: fixations, cam, gradcam, gradient, center, whole-image", unknown.Message);
+    }
+
+    [Fact]
+    public void One_registry_serves_explain_evaluate_and_the_api()
+    {
+        Assert.Equal(new[] { "fixations", "cam", "gradcam", "gradient" }, ExplanationMethods.ExplainNames);
+        Assert.Equal(new[] { "cam", "gradcam", "gradient" }, ExplanationMethods.Baselines);
+        Assert.Equal(new[] { "center", "whole-image" }, ExplanationMethods.All.Where(m => m.Kind == MethodKind.Reference).Select(m => m.Name));
+        foreach (var m in ExplanationMethods.All) Assert.Equal(m.Name, m.Create(MapOptions.Default).Name);
+        // explain --method accepts exactly the registry's explanation methods and "all"
+        var help = new StringWriter();
+        CnnFixations.Cli.CliApp.Run(new[] { "explain", "--help" }, help, new StringWriter());
+        Assert.Contains("fixations (CNN Fixations), cam, gradcam, gradient, or all", help.ToString());
+        var error = new StringWriter();
+        Assert.NotEqual(0, CnnFixations.Cli.CliApp.Run(new[] { "explain", "--method", "center", Cat }, new StringWriter(), error));
+    }
 }
