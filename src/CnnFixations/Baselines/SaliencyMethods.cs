@@ -138,6 +138,15 @@ internal static class ClassifierStructure
 
     private static IEnumerable<string> PassThroughRule() => CnnFixations.Unravel.Rules.PassThroughRule.Ops;
 
+    /// <summary>The ops the classifier search looks through (element-wise and reshaping ops).</summary>
+    internal static IReadOnlyCollection<string> TransparentOps => Transparent;
+
+    /// <summary>The global pooling ops CAM expects before the classifier (or over class maps).</summary>
+    internal static readonly IReadOnlyList<string> CamPoolOps = new[] { "GlobalAveragePool", "ReduceMean" };
+
+    /// <summary>The linear classifiers CAM reads its class weights from (Conv: 1x1 on the pooled map).</summary>
+    internal static readonly IReadOnlyList<string> CamLinearOps = new[] { "Gemm", "MatMul", "Conv" };
+
     /// <summary>Follows data input 0 back through element-wise and reshaping ops.</summary>
     public static string Skip(OnnxModel model, string tensor)
     {
@@ -245,14 +254,14 @@ public sealed class CamMethod : ISaliencyMethod
         string t = ClassifierStructure.Skip(model, explainer.LogitsTensor);
         var p = model.Producer(t);
         if (p == null || !p.IsDefaultDomain) return null;
-        if (p.OpType is "GlobalAveragePool" or "ReduceMean")
+        if (ClassifierStructure.CamPoolOps.Contains(p.OpType))
             return new Structure(p.Inputs[0], null); // class maps pooled directly: CAM is the class's own map
         bool linear = p.OpType is "Gemm" or "MatMul" || p.OpType == "Conv" && model.TryGetConstant(p.Inputs[1]) is { Shape: [_, _, 1, 1] };
         if (!linear || model.IsConstant(p.Inputs[0]) || model.TryGetConstant(p.Inputs[1]) is not { } weight) return null;
         if (p.OpType == "Gemm" && p.Attributes.GetInt("transA", 0) != 0) return null;
         string pooled = ClassifierStructure.Skip(model, p.Inputs[0]);
         var pool = model.Producer(pooled);
-        if (pool == null || pool.OpType is not ("GlobalAveragePool" or "ReduceMean")) return null;
+        if (pool == null || !ClassifierStructure.CamPoolOps.Contains(pool.OpType)) return null;
         bool transB = p.OpType == "Gemm" && p.Attributes.GetInt("transB", 0) != 0 || p.OpType == "Conv";
         var w = weight.ToFloats();
         int rows = weight.Shape[0], cols = weight.Shape[1];
