@@ -18,6 +18,8 @@ internal sealed class ImageOutcome
     public IReadOnlyList<Prediction> Predictions { get; set; } = Array.Empty<Prediction>();
     public Prediction? Top1 => Predictions.Count > 0 ? Predictions[0] : null;
     public List<string> OverlayFiles { get; } = new();
+    /// <summary>The picture the report shows when not the first overlay (with --method all: the methods sheet).</summary>
+    public string? ReportPicture { get; set; }
     public int[]? Box { get; set; }
     public string? Error { get; set; }
     public bool Skipped { get; set; }
@@ -228,7 +230,7 @@ internal sealed class ExplainRun
         var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
         var overlays = new List<(string, byte[])>();
         if (fixations != null)
-            overlays.Add((ExplanationMethods.Fixations, MapImages.OverlayPng(background, fixations.Heat, fixations.Box, OverlayPoints(fixations), _s.Alpha)));
+            overlays.Add((ExplanationMethods.Fixations, MapImages.OverlayPng(background, fixations.Heat, fixations.Box, OverlayPoints(fixations), _s.Alpha, _s.Colormap)));
         foreach (var m in methods)
         {
             var method = ExplanationMethods.Create(m, _s.Maps);
@@ -241,7 +243,7 @@ internal sealed class ExplainRun
             var map = method.Compute(_explainer, input, prediction.Target);
             var box = BoxFinder.FromThreshold(map.Heat, map.Width, map.Height, _s.Maps.BoxThreshold);
             outcome.Box ??= box;
-            var overlay = MapImages.OverlayPng(background, map.Heat, box, Array.Empty<(int, int)>(), _s.Alpha);
+            var overlay = MapImages.OverlayPng(background, map.Heat, box, Array.Empty<(int, int)>(), _s.Alpha, _s.Colormap);
             overlays.Add((m, overlay));
             var doc = Serialize(w => ExplanationJson.WriteBaseline(w, input.ImagePath, _modelPath, _model.Sha256, input, prediction, m, map, box, _s.Maps.BoxThreshold, sw.Elapsed.TotalMilliseconds));
             if (verbose) _info.WriteLine($"  {m}: box {(box == null ? "none" : $"[{string.Join(", ", box)}]")}");
@@ -261,6 +263,7 @@ internal sealed class ExplainRun
         if (_s.Method == "all" && name != null && overlays.Count > 0)
         {
             AtomicFile.WriteAllBytes(name + ".methods.png", LayerSheet.MethodsPng(background, overlays));
+            outcome.ReportPicture ??= name + ".methods.png";
             if (verbose) _info.WriteLine($"  wrote {name}.methods.png");
         }
     }
@@ -310,7 +313,7 @@ internal sealed class ExplainRun
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(name))!);
         string overlay = name + ".overlay.png", heatPng = name + ".heatmap.png", heatNpy = name + ".heatmap.npy", jsonPath = name + ".json";
-        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, OverlayPoints(map), _s.Alpha));
+        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, OverlayPoints(map), _s.Alpha, _s.Colormap));
         AtomicFile.WriteAllBytes(heatPng, MapImages.GrayPng(map.Heat, map.Width, map.Height));
         AtomicFile.Write(heatNpy, stream => NpyFile.WriteFloat32(stream, new[] { map.Height, map.Width }, map.Heat));
         AtomicFile.WriteAllBytes(jsonPath, doc); // last: its presence marks the image as done (--skip-existing)
@@ -441,7 +444,7 @@ internal sealed class ExplainRun
         string Relative(string path) => Path.GetRelativePath(dir, path);
         var entries = outcomes.Select(o => new Reporting.ReportEntry(
             o.File.Path,
-            o.OverlayFiles.Count > 0 ? Relative(o.OverlayFiles[0]) : null,
+            o.ReportPicture != null ? Relative(o.ReportPicture) : o.OverlayFiles.Count > 0 ? Relative(o.OverlayFiles[0]) : null,
             o.DocumentFiles.Count > 0 ? Relative(o.DocumentFiles[0]) : null,
             o.Predictions, o.Box, o.Error)).ToList();
         string path = Reporting.HtmlReport.Write(dir, entries, $"CNN Fixations: {Path.GetFileName(_modelPath)}");

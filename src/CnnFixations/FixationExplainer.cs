@@ -111,15 +111,15 @@ public sealed record ImageExplanation(
     /// <summary>Height of the original image.</summary>
     public int Height => Image.Height;
 
-    /// <summary>The image with the heat map blended in (<paramref name="alpha"/>: its weight, 0..1), the points and the box, as PNG bytes.</summary>
-    public byte[] OverlayPng(double alpha = 0.5)
+    /// <summary>The image with the heat map blended in (<paramref name="alpha"/>: its weight, 0..1; <paramref name="colormap"/>: its colour scale), the points, the box and a colour bar, as PNG bytes.</summary>
+    public byte[] OverlayPng(double alpha = 0.5, Maps.ColormapKind colormap = Maps.ColormapKind.Jet)
     {
         if (!(alpha >= 0 && alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "the heat map's weight must be between 0 and 1");
-        return Maps.MapImages.OverlayPng(Image, HeatMap, Box, Points, alpha);
+        return Maps.MapImages.OverlayPng(Image, HeatMap, Box, Points, alpha, colormap);
     }
 
     /// <summary>Writes <see cref="OverlayPng"/> to <paramref name="path"/> (atomically: a temporary file, then renamed).</summary>
-    public void SaveOverlayPng(string path, double alpha = 0.5) => Save(path, OverlayPng(alpha));
+    public void SaveOverlayPng(string path, double alpha = 0.5, Maps.ColormapKind colormap = Maps.ColormapKind.Jet) => Save(path, OverlayPng(alpha, colormap));
 
     /// <summary>The heat map as an 8-bit grayscale PNG.</summary>
     public byte[] HeatMapPng() => Maps.MapImages.GrayPng(HeatMap, Width, Height);
