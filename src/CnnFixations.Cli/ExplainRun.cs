@@ -172,31 +172,27 @@ internal sealed class ExplainRun
                 return outcome;
             }
             var input = LoadInput(file.Path);
-            using var forward = _explainer.Forward(input.Tensor);
-            double forwardMs = sw.Elapsed.TotalMilliseconds;
-            var logits = forward[_explainer.LogitsTensor].Data;
-            var predictions = _explainer.Predict(logits, 5);
-            outcome.Predictions = predictions;
-            if (verbose) PrintPredictions(input.ImagePath ?? file.Path, predictions);
+            var view = ViewPipeline.Explain(_explainer, input, new ViewRequest
+            {
+                Class = _s.Class,
+                TopK = _s.TopK,
+                Start = _start,
+                Method = _s.Method,
+                Maps = _s.Maps,
+            }, predictions =>
+            {
+                outcome.Predictions = predictions;
+                if (verbose) PrintPredictions(input.ImagePath ?? file.Path, predictions);
+            });
 
-            var explanations = new List<TensorExplanation>();
-            if (_start != null) explanations.Add(_explainer.UnravelFrom(forward, _start, forwardMs));
-            else
+            bool suffix = view.Targets.Count > 1 || _s.Class != null;
+            foreach (var target in view.Targets)
             {
-                int classes = logits.Length;
-                int[] targets = _s.Class != null
-                    ? new[] { LabelSet.Resolve(_s.Class, _explainer.Labels, classes) }
-                    : Explainer.TopClasses(logits, Math.Min(_s.TopK, classes));
-                foreach (int t in targets) explanations.Add(_explainer.Unravel(forward, t, forwardMs));
-            }
-            bool suffix = explanations.Count > 1 || _s.Class != null;
-            bool withFixations = _s.Method is ExplanationMethods.Fixations or "all";
-            foreach (var e in explanations)
-            {
+                var e = target.Walk;
                 foreach (var w in e.Warnings) lock (_stderr) _stderr.WriteLine($"warning: {file.Path}: {w}");
-                var map = withFixations ? FixationMap.Build(e, input, _s.Maps) : null;
+                var map = target.Fixations;
                 if (_s.Method != ExplanationMethods.Fixations && e.Start == null)
-                    ExplainWithBaselines(input, e, map, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
+                    WriteBaselines(input, target, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
                 if (map == null) continue;
                 var doc = Serialize(w => ExplanationJson.Write(w, input.ImagePath, _modelPath, _model.Sha256, input, e, map, sw.Elapsed.TotalMilliseconds));
                 outcome.Box ??= map.Box;
@@ -223,25 +219,24 @@ internal sealed class ExplainRun
         return outcome;
     }
 
-    /// <summary>The baseline methods for one target: <c>&lt;name&gt;.&lt;method&gt;.*</c> files, and with --method all a side-by-side sheet.</summary>
-    private void ExplainWithBaselines(ExplanationInput input, TensorExplanation prediction, FixationMap? fixations, string? name, ImageOutcome outcome, Stopwatch sw, bool verbose)
+    /// <summary>The baseline methods' outputs for one target: <c>&lt;name&gt;.&lt;method&gt;.*</c> files, and with --method all a side-by-side sheet.</summary>
+    private void WriteBaselines(ExplanationInput input, TargetExplanation target, string? name, ImageOutcome outcome, Stopwatch sw, bool verbose)
     {
-        var methods = _s.Method == "all" ? ExplanationMethods.Baselines : new[] { _s.Method };
+        var prediction = target.Walk;
+        var fixations = target.Fixations;
         var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
         var overlays = new List<(string, byte[])>();
         if (fixations != null)
             overlays.Add((ExplanationMethods.Fixations, MapImages.OverlayPng(background, fixations.Heat, fixations.Box, OverlayPoints(fixations), _s.Alpha, _s.Colormap)));
-        foreach (var m in methods)
+        foreach (var result in target.Baselines)
         {
-            var method = ExplanationMethods.Create(m, _s.Maps);
-            if (method.NotApplicable(_explainer) is { } reason)
+            string m = result.Name;
+            if (result.Map is not { } map)
             {
-                if (_s.Method != "all") throw new CnnFixationsException($"{m} does not apply to this model: {reason}");
-                if (verbose) _info.WriteLine($"  {m}: not applicable ({reason})");
+                if (verbose) _info.WriteLine($"  {m}: not applicable ({result.NotApplicable})");
                 continue;
             }
-            var map = method.Compute(_explainer, input, prediction.Target);
-            var box = BoxFinder.FromThreshold(map.Heat, map.Width, map.Height, _s.Maps.BoxThreshold);
+            var box = result.Box;
             outcome.Box ??= box;
             var overlay = MapImages.OverlayPng(background, map.Heat, box, Array.Empty<(int, int)>(), _s.Alpha, _s.Colormap);
             overlays.Add((m, overlay));

@@ -275,27 +275,32 @@ public sealed class FixationExplainer : IDisposable
         var input = ExplanationInput.FromImage(path, image, Preprocessing, InputHeight, InputWidth);
         double preprocessMs = sw.Elapsed.TotalMilliseconds;
 
+        if (method != null)
+        {
+            sw.Restart();
+            using var forward = _explainer.Forward(input.Tensor);
+            double forwardMs = sw.Elapsed.TotalMilliseconds;
+            var logits = forward[_explainer.LogitsTensor].Data;
+            int target = requested ?? Explainer.TopClasses(logits, 1)[0];
+            return RunMethod(method, path, image, input, options, logits, target, decodeMs, preprocessMs, forwardMs, total);
+        }
+
+        // CNN Fixations: the pipeline explain uses (forward pass, target, walk, map).
         sw.Restart();
-        using var forward = _explainer.Forward(input.Tensor);
-        double forwardMs = sw.Elapsed.TotalMilliseconds;
-        var logits = forward[_explainer.LogitsTensor].Data;
-        int target = requested ?? Explainer.TopClasses(logits, 1)[0];
-
-        if (method != null) return RunMethod(method, path, image, input, options, logits, target, decodeMs, preprocessMs, forwardMs, total);
-
-        sw.Restart();
-        var walk = _explainer.Unravel(forward, target, forwardMs);
-        double unravelMs = sw.Elapsed.TotalMilliseconds;
-
-        sw.Restart();
-        var map = FixationMap.Build(walk, input, options.Maps);
-        double mapMs = sw.Elapsed.TotalMilliseconds;
-
+        var view = ViewPipeline.Explain(_explainer, input, new ViewRequest
+        {
+            Class = requested?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Maps = MapsFor(options),
+            TopPredictions = options.TopPredictions,
+        });
+        double pipelineMs = sw.Elapsed.TotalMilliseconds;
+        var walk = view.Targets[0].Walk;
+        var map = view.Targets[0].Fixations!;
         return new ImageExplanation(
-            path, image, _explainer.Predict(logits, Math.Min(options.TopPredictions, logits.Length)),
-            target, walk.TargetLabel, walk.TargetLogit,
+            path, image, view.Predictions,
+            walk.Target, walk.TargetLabel, walk.TargetLogit,
             map.Points, map.KeptPoints, map.Box, map.Heat, _labelsWarning.Concat(walk.Warnings).ToArray(),
-            new ExplanationTimings(decodeMs, preprocessMs, forwardMs, unravelMs, mapMs, total.Elapsed.TotalMilliseconds),
+            new ExplanationTimings(decodeMs, preprocessMs, view.ForwardMs, walk.UnravelMs, Math.Max(0, pipelineMs - view.ForwardMs - walk.UnravelMs), total.Elapsed.TotalMilliseconds),
             walk.Fixations);
     }
 

@@ -166,4 +166,29 @@ public class FixationExplainerTests
         var error = new StringWriter();
         Assert.NotEqual(0, CnnFixations.Cli.CliApp.Run(new[] { "explain", "--method", "center", Cat }, new StringWriter(), error));
     }
+
+    /// <summary>The per-view pipeline that explain runs: the k best targets, each with its fixation map and every baseline's map.</summary>
+    [Fact]
+    public void The_view_pipeline_explains_the_k_best_with_every_method()
+    {
+        using var explainer = FixationExplainer.LoadBundled();
+        var input = ExplanationInput.FromImage(Cat, explainer.Preprocessing, explainer.InputHeight, explainer.InputWidth);
+        IReadOnlyList<Prediction>? early = null;
+        var view = ViewPipeline.Explain(explainer.Engine, input, new ViewRequest { TopK = 2, Method = "all", Maps = MapOptions.Weighted }, p => early = p);
+        Assert.Same(view.Predictions, early);
+        Assert.Equal(view.Predictions.Take(2).Select(p => p.Index), view.Targets.Select(t => t.Walk.Target));
+        foreach (var t in view.Targets)
+        {
+            Assert.Equal(FixationMap.Build(t.Walk, input, MapOptions.Weighted).Heat, t.Fixations!.Heat);
+            Assert.Equal(ExplanationMethods.Baselines, t.Baselines.Select(b => b.Name));
+            foreach (var b in t.Baselines)
+                Assert.Equal(ExplanationMethods.Create(b.Name).Compute(explainer.Engine, input, t.Walk.Target).Heat, b.Map!.Heat);
+        }
+        // the API's explanation is the pipeline's first target
+        var e = explainer.Explain(Cat);
+        Assert.Equal(view.Targets[0].Fixations!.Box, e.Box);
+        Assert.Equal(view.Targets[0].Walk.Target, e.Target);
+        var error = Assert.Throws<CnnFixationsException>(() => ViewPipeline.Explain(explainer.Engine, input, new ViewRequest { Method = "lime" }));
+        Assert.Contains("unknown method 'lime'", error.Message);
+    }
 }
