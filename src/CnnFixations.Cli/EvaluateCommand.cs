@@ -53,7 +53,7 @@ internal static class EvaluateCommand
         var synsets = new Option<string?>("--synsets") { Description = "For XML annotations: synsets one per line, line i = class i." };
         var model = new Option<string?>("--model", "-m") { Description = $"ONNX image classifier. Default: the bundled MobileNetV2 (models/{ExplainCommand.BundledModelFile})." };
         var labelOffset = new Option<int?>("--label-offset") { Description = "Model output index = class_index + K. Default: the model's metadata label_offset, else 0." };
-        var methods = new Option<string>("--methods") { Description = $"Comma-separated saliency methods: {SaliencyMethods.Names}.", DefaultValueFactory = _ => "fixations" };
+        var methods = new Option<string>("--methods") { Description = $"Comma-separated saliency methods: {ExplanationMethods.Names}.", DefaultValueFactory = _ => ExplanationMethods.Fixations };
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images." };
         var outDir = new Option<string>("--out", "-o") { Description = "Folder for evaluation.json, evaluation.csv and evaluation.md.", Required = true };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines." };
@@ -127,8 +127,8 @@ internal static class EvaluateCommand
         if (s.GridCount < 1) throw new UsageException("--grid-count must be at least 1");
         if (s.Randomization < 0) throw new UsageException("--randomization must be 0 (off) or a number of images");
         var gridSizes = s.Grid != null ? ParseList("--grid", s.Grid, 2, 8) : Array.Empty<int>();
-        var methods = SaliencyMethods.TryCreate(s.Methods, s.Maps, out var unknown)
-            ?? throw new UsageException($"--methods: unknown method '{unknown}'; available: {SaliencyMethods.Names}");
+        var methods = ExplanationMethods.TryCreate(s.Methods, s.Maps, out var unknown)
+            ?? throw new UsageException($"--methods: unknown method '{unknown}'; available: {ExplanationMethods.Names}");
 
         var images = GroundTruthReader.Read(s.Boxes, s.Synsets);
         if (s.Limit is { } n && n < images.Count) images = images.Take(n).ToList();

@@ -21,9 +21,10 @@ internal static class ExplainCommand
         var jobs = new Option<int>("--jobs", "-j") { Description = "Images processed at once (default: the number of cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Skip images whose outputs already exist in --out (resume an interrupted run)." };
         var start = new Option<string?>("--start") { Description = "Walk from any tensor instead of the class logit: TENSOR (its most active neuron), TENSOR:c (every active position of channel c) or TENSOR:c,y,x (one neuron). 'cnn-fixations inspect' lists tensor names." };
-        var method = new Option<string>("--method") { Description = "Explanation method: fixations (CNN Fixations), cam, gradcam, gradient, or all (one overlay per method plus <stem>.methods.png side by side). Baselines are boxed by thresholding their heat map at --box-threshold.", DefaultValueFactory = _ => "fixations" };
-        method.AcceptOnlyFromAmong("fixations", "cam", "gradcam", "gradient", "all");
-        var report = new Option<bool>("--report") { Description = "Also write report.html in --out: a self-contained page with one card per image (overlay, top-5, box, links), sortable and filterable." };
+        string methodList = string.Join(", ", ExplanationMethods.ExplainNames.Select(n => n == ExplanationMethods.Fixations ? n + " (CNN Fixations)" : n));
+        var method = new Option<string>("--method") { Description = $"Explanation method: {methodList}, or all (one overlay per method plus <stem>.methods.png side by side). Baselines are boxed by thresholding their heat map at --box-threshold.", DefaultValueFactory = _ => ExplanationMethods.Fixations };
+        method.AcceptOnlyFromAmong(ExplanationMethods.ExplainNames.Append("all").ToArray());
+        var report = new Option<bool>("--report") { Description = "Also write report.html in --out: a page with one card per image (overlay, or the methods sheet with --method all; top-5, box, links), sortable and filterable. It links the pictures in --out: move the folder as a whole." };
         var layers = new Option<bool>("--layers") { Description = "Also write the fixations of every layer, projected to the image through receptive-field centres: <stem>.layers/ and the contact sheet <stem>.layers.png." };
         var model = new Option<string?>("--model", "-m") { Description = $"ONNX image classifier. Default: the bundled MobileNetV2 (models/{BundledModelFile})." };
         var outDir = new Option<string?>("--out", "-o") { Description = "Folder for <stem>.overlay.png, <stem>.heatmap.png, <stem>.heatmap.npy and <stem>.json." };
@@ -33,6 +34,8 @@ internal static class ExplainCommand
         var inputTensor = new Option<string?>("--input-tensor") { Description = "Explain a float32 [1,C,H,W] .npy tensor as the network input (no image decoding or preprocessing)." };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (line i names output i). Default: the file the model's metadata names." };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map over the image in the overlay (0..1).", DefaultValueFactory = _ => 0.5 };
+        var colormap = new Option<string>("--colormap") { Description = "Colour scale of the heat map in the overlays: jet, turbo or viridis (perceptually ordered).", DefaultValueFactory = _ => "jet" };
+        colormap.AcceptOnlyFromAmong("jet", "turbo", "viridis");
         var size = new Option<string?>("--size") { Description = "Input size HxW (or N for square) for a model whose input size is not fixed." };
         var layout = new Option<string?>("--layout") { Description = "The input's axis order, when detection is wrong: nchw (channel first) or nhwc (channel last). Default: NHWC when the input's last dimension is 1, 3 or 4 and it feeds a Transpose to channel-first, or the metadata says so." };
         layout.AcceptOnlyFromAmong("nchw", "nhwc");
@@ -45,7 +48,7 @@ internal static class ExplainCommand
             "plus results.jsonl and results.csv for the whole run.")
         {
             images, model, outDir, json, cls, topK, inputTensor, size, labels, recursive, jobs, skipExisting,
-            start, layers, report, method, alpha, layout, quiet, shard,
+            start, layers, report, method, alpha, colormap, layout, quiet, shard,
         };
         shared.AddTo(command);
 
@@ -60,7 +63,7 @@ internal static class ExplainCommand
                 Start = parse.GetValue(start),
                 Layers = parse.GetValue(layers),
                 Report = parse.GetValue(report),
-                Method = parse.GetValue(method) ?? "fixations",
+                Method = parse.GetValue(method) ?? ExplanationMethods.Fixations,
                 Crops = shared.Views(parse),
                 Mean = parse.GetValue(shared.Mean),
                 Std = parse.GetValue(shared.Std),
@@ -77,6 +80,7 @@ internal static class ExplainCommand
                 Labels = parse.GetValue(labels),
                 Output = parse.GetValue(shared.Output),
                 Alpha = parse.GetValue(alpha),
+                Colormap = CnnFixations.Maps.Colormap.Parse(parse.GetValue(colormap) ?? "jet") ?? CnnFixations.Maps.ColormapKind.Jet,
                 MaxPixels = parse.GetValue(shared.MaxPixels),
                 Size = parse.GetValue(size),
                 Layout = parse.GetValue(layout),
@@ -100,7 +104,7 @@ internal sealed record ExplainSettings
     public string? Start { get; init; }
     public bool Layers { get; init; }
     public bool Report { get; init; }
-    public string Method { get; init; } = "fixations";
+    public string Method { get; init; } = ExplanationMethods.Fixations;
     public CropMode Crops { get; init; } = CropMode.Whole;
     public string? Mean { get; init; }
     public string? Std { get; init; }
@@ -117,6 +121,7 @@ internal sealed record ExplainSettings
     public string? Labels { get; init; }
     public string? Output { get; init; }
     public double Alpha { get; init; } = 0.5;
+    public CnnFixations.Maps.ColormapKind Colormap { get; init; } = CnnFixations.Maps.ColormapKind.Jet;
     public long MaxPixels { get; init; } = ImageLoader.DefaultMaxPixels;
     public string? Size { get; init; }
     public string? Layout { get; init; }

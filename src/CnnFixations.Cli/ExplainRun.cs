@@ -18,6 +18,8 @@ internal sealed class ImageOutcome
     public IReadOnlyList<Prediction> Predictions { get; set; } = Array.Empty<Prediction>();
     public Prediction? Top1 => Predictions.Count > 0 ? Predictions[0] : null;
     public List<string> OverlayFiles { get; } = new();
+    /// <summary>The picture the report shows when not the first overlay (with --method all: the methods sheet).</summary>
+    public string? ReportPicture { get; set; }
     public int[]? Box { get; set; }
     public string? Error { get; set; }
     public bool Skipped { get; set; }
@@ -170,31 +172,27 @@ internal sealed class ExplainRun
                 return outcome;
             }
             var input = LoadInput(file.Path);
-            using var forward = _explainer.Forward(input.Tensor);
-            double forwardMs = sw.Elapsed.TotalMilliseconds;
-            var logits = forward[_explainer.LogitsTensor].Data;
-            var predictions = _explainer.Predict(logits, 5);
-            outcome.Predictions = predictions;
-            if (verbose) PrintPredictions(input.ImagePath ?? file.Path, predictions);
+            var view = ViewPipeline.Explain(_explainer, input, new ViewRequest
+            {
+                Class = _s.Class,
+                TopK = _s.TopK,
+                Start = _start,
+                Method = _s.Method,
+                Maps = _s.Maps,
+            }, predictions =>
+            {
+                outcome.Predictions = predictions;
+                if (verbose) PrintPredictions(input.ImagePath ?? file.Path, predictions);
+            });
 
-            var explanations = new List<TensorExplanation>();
-            if (_start != null) explanations.Add(_explainer.UnravelFrom(forward, _start, forwardMs));
-            else
+            bool suffix = view.Targets.Count > 1 || _s.Class != null;
+            foreach (var target in view.Targets)
             {
-                int classes = logits.Length;
-                int[] targets = _s.Class != null
-                    ? new[] { LabelSet.Resolve(_s.Class, _explainer.Labels, classes) }
-                    : Explainer.TopClasses(logits, Math.Min(_s.TopK, classes));
-                foreach (int t in targets) explanations.Add(_explainer.Unravel(forward, t, forwardMs));
-            }
-            bool suffix = explanations.Count > 1 || _s.Class != null;
-            bool withFixations = _s.Method is "fixations" or "all";
-            foreach (var e in explanations)
-            {
+                var e = target.Walk;
                 foreach (var w in e.Warnings) lock (_stderr) _stderr.WriteLine($"warning: {file.Path}: {w}");
-                var map = withFixations ? FixationMap.Build(e, input, _s.Maps) : null;
-                if (_s.Method != "fixations" && e.Start == null)
-                    ExplainWithBaselines(input, e, map, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
+                var map = target.Fixations;
+                if (_s.Method != ExplanationMethods.Fixations && e.Start == null)
+                    WriteBaselines(input, target, stemPath == null ? null : suffix ? $"{stemPath}.{e.Target}" : stemPath, outcome, sw, verbose);
                 if (map == null) continue;
                 var doc = Serialize(w => ExplanationJson.Write(w, input.ImagePath, _modelPath, _model.Sha256, input, e, map, sw.Elapsed.TotalMilliseconds));
                 outcome.Box ??= map.Box;
@@ -221,34 +219,26 @@ internal sealed class ExplainRun
         return outcome;
     }
 
-    private static readonly string[] Baselines = { "cam", "gradcam", "gradient" };
-
-    /// <summary>The baseline methods for one target: <c>&lt;name&gt;.&lt;method&gt;.*</c> files, and with --method all a side-by-side sheet.</summary>
-    private void ExplainWithBaselines(ExplanationInput input, TensorExplanation prediction, FixationMap? fixations, string? name, ImageOutcome outcome, Stopwatch sw, bool verbose)
+    /// <summary>The baseline methods' outputs for one target: <c>&lt;name&gt;.&lt;method&gt;.*</c> files, and with --method all a side-by-side sheet.</summary>
+    private void WriteBaselines(ExplanationInput input, TargetExplanation target, string? name, ImageOutcome outcome, Stopwatch sw, bool verbose)
     {
-        var methods = _s.Method == "all" ? Baselines : new[] { _s.Method };
+        var prediction = target.Walk;
+        var fixations = target.Fixations;
         var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
         var overlays = new List<(string, byte[])>();
         if (fixations != null)
-            overlays.Add(("fixations", MapImages.OverlayPng(background, fixations.Heat, fixations.Box, OverlayPoints(fixations), _s.Alpha)));
-        foreach (var m in methods)
+            overlays.Add((ExplanationMethods.Fixations, MapImages.OverlayPng(background, fixations.Heat, fixations.Box, OverlayPoints(fixations), _s.Alpha, _s.Colormap)));
+        foreach (var result in target.Baselines)
         {
-            Baselines.ISaliencyMethod method = m switch
+            string m = result.Name;
+            if (result.Map is not { } map)
             {
-                "cam" => new Baselines.CamMethod(),
-                "gradcam" => new Baselines.GradCamMethod(),
-                _ => new Baselines.GradientMethod(),
-            };
-            if (method.NotApplicable(_explainer) is { } reason)
-            {
-                if (_s.Method != "all") throw new CnnFixationsException($"{m} does not apply to this model: {reason}");
-                if (verbose) _info.WriteLine($"  {m}: not applicable ({reason})");
+                if (verbose) _info.WriteLine($"  {m}: not applicable ({result.NotApplicable})");
                 continue;
             }
-            var map = method.Compute(_explainer, input, prediction.Target);
-            var box = BoxFinder.FromThreshold(map.Heat, map.Width, map.Height, _s.Maps.BoxThreshold);
+            var box = result.Box;
             outcome.Box ??= box;
-            var overlay = MapImages.OverlayPng(background, map.Heat, box, Array.Empty<(int, int)>(), _s.Alpha);
+            var overlay = MapImages.OverlayPng(background, map.Heat, box, Array.Empty<(int, int)>(), _s.Alpha, _s.Colormap);
             overlays.Add((m, overlay));
             var doc = Serialize(w => ExplanationJson.WriteBaseline(w, input.ImagePath, _modelPath, _model.Sha256, input, prediction, m, map, box, _s.Maps.BoxThreshold, sw.Elapsed.TotalMilliseconds));
             if (verbose) _info.WriteLine($"  {m}: box {(box == null ? "none" : $"[{string.Join(", ", box)}]")}");
@@ -268,6 +258,7 @@ internal sealed class ExplainRun
         if (_s.Method == "all" && name != null && overlays.Count > 0)
         {
             AtomicFile.WriteAllBytes(name + ".methods.png", LayerSheet.MethodsPng(background, overlays));
+            outcome.ReportPicture ??= name + ".methods.png";
             if (verbose) _info.WriteLine($"  wrote {name}.methods.png");
         }
     }
@@ -317,7 +308,7 @@ internal sealed class ExplainRun
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(name))!);
         string overlay = name + ".overlay.png", heatPng = name + ".heatmap.png", heatNpy = name + ".heatmap.npy", jsonPath = name + ".json";
-        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, OverlayPoints(map), _s.Alpha));
+        AtomicFile.WriteAllBytes(overlay, MapImages.OverlayPng(background, map.Heat, map.Box, OverlayPoints(map), _s.Alpha, _s.Colormap));
         AtomicFile.WriteAllBytes(heatPng, MapImages.GrayPng(map.Heat, map.Width, map.Height));
         AtomicFile.Write(heatNpy, stream => NpyFile.WriteFloat32(stream, new[] { map.Height, map.Width }, map.Heat));
         AtomicFile.WriteAllBytes(jsonPath, doc); // last: its presence marks the image as done (--skip-existing)
@@ -448,7 +439,7 @@ internal sealed class ExplainRun
         string Relative(string path) => Path.GetRelativePath(dir, path);
         var entries = outcomes.Select(o => new Reporting.ReportEntry(
             o.File.Path,
-            o.OverlayFiles.Count > 0 ? Relative(o.OverlayFiles[0]) : null,
+            o.ReportPicture != null ? Relative(o.ReportPicture) : o.OverlayFiles.Count > 0 ? Relative(o.OverlayFiles[0]) : null,
             o.DocumentFiles.Count > 0 ? Relative(o.DocumentFiles[0]) : null,
             o.Predictions, o.Box, o.Error)).ToList();
         string path = Reporting.HtmlReport.Write(dir, entries, $"CNN Fixations: {Path.GetFileName(_modelPath)}");
@@ -526,7 +517,7 @@ internal sealed class ExplainRun
             throw new UsageException("--preset, --mean, --std, --scale and --bgr do not apply to --input-tensor (the tensor is used as it is)");
         if (_s.InputTensor != null && _s.Crops != CropMode.Whole) throw new UsageException("--crops does not apply to --input-tensor");
         if (_s.Crops == CropMode.Five && _s.TopKGiven) throw new UsageException("--crops five explains one label per image; --top-k does not apply");
-        if (_s.Method != "fixations" && (_s.Start != null || _s.Crops == CropMode.Five))
+        if (_s.Method != ExplanationMethods.Fixations && (_s.Start != null || _s.Crops == CropMode.Five))
             throw new UsageException($"--method {_s.Method} explains class logits of one view: it cannot be combined with --start or --crops five");
         if (_s.Alpha is < 0 or > 1 || double.IsNaN(_s.Alpha)) throw new UsageException($"--alpha must be between 0 and 1 (got {_s.Alpha.ToString(CultureInfo.InvariantCulture)})");
         if (_s.MaxPixels < 1) throw new UsageException("--max-pixels must be positive");

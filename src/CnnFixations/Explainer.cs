@@ -80,6 +80,7 @@ public sealed class Explainer : IDisposable
             .Where(t => t != model.InputName).Distinct(StringComparer.Ordinal).ToArray();
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
         _threads = intraOpThreads;
+        Gradients = new Baselines.GradientSessions(this);
         Labels = LabelSet.FromModel(model);
         _ = WeightWarnings; // waits for the check, so that unreadable weights fail here as before
 
@@ -95,6 +96,9 @@ public sealed class Explainer : IDisposable
     public string ScoreReason { get; }
     /// <summary>The tensor walks start from: the logits, or the tensor given to the constructor.</summary>
     public string StartTensor { get; }
+    /// <summary>The gradient sessions (CAM, Grad-CAM, gradient) of this model, created on first use and disposed with the explainer.</summary>
+    internal Baselines.GradientSessions Gradients { get; }
+
     /// <summary>How many tensors each forward pass fetches besides the logits.</summary>
     public int FetchedTensorCount => _fetch.Length - 1;
 
@@ -113,6 +117,7 @@ public sealed class Explainer : IDisposable
     /// </summary>
     public ForwardPass Forward(TensorValue input)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         CheckInput(input);
         string[] constants;
         lock (_constantsLock) constants = _runtimeConstants;
@@ -372,6 +377,16 @@ public sealed class Explainer : IDisposable
             throw new CnnFixationsException($"the input tensor has shape {Shapes.Format(input.Shape)}; a [1,C,H,W] image tensor is needed");
     }
 
-    /// <summary>Releases the ONNX Runtime session.</summary>
-    public void Dispose() => _session.Dispose();
+    private int _disposed;
+
+    /// <summary>
+    /// Releases every ONNX Runtime session of this model: the forward pass's and the gradient sessions that
+    /// CAM, Grad-CAM and the gradient method created. The explainer cannot be used afterwards.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Gradients.Dispose();
+        _session.Dispose();
+    }
 }

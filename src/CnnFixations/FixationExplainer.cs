@@ -46,6 +46,13 @@ public sealed record ExplainOptions
     /// <summary>How the fixations become a heat map and a box; null: the defaults of the walk's rules (<see cref="MapOptions.Weighted"/> or <see cref="MapOptions.Default"/>).</summary>
     public MapOptions? Maps { get; init; }
 
+    /// <summary>
+    /// The method, by its name in <see cref="ExplanationMethods"/>: "fixations" (CNN Fixations, the default),
+    /// "cam", "gradcam", "gradient", or a reference map. Other methods than CNN Fixations give no points and no
+    /// walk; their box thresholds the heat map at <see cref="MapOptions.BoxThreshold"/>.
+    /// </summary>
+    public string Method { get; init; } = ExplanationMethods.Fixations;
+
     /// <summary>How many of the best classes <see cref="ImageExplanation.Predictions"/> lists.</summary>
     public int TopPredictions { get; init; } = 5;
 
@@ -73,13 +80,13 @@ public sealed record ExplanationTimings(double DecodeMs, double PreprocessMs, do
 /// <param name="Target">The output index explained.</param>
 /// <param name="TargetLabel">Its label, or null when the model has no labels.</param>
 /// <param name="TargetLogit">Its logit.</param>
-/// <param name="Points">One point per input fixation.</param>
+/// <param name="Points">One point per input fixation (empty for other methods than CNN Fixations).</param>
 /// <param name="KeptPoints">The points that survive outlier removal.</param>
 /// <param name="Box">[xmin, ymin, xmax, ymax], or null when no point survives outlier removal.</param>
 /// <param name="HeatMap">Row-major <c>Image.Height</c> x <c>Image.Width</c> density of the kept points, maximum 1 (all 0 without points).</param>
 /// <param name="Warnings">Problems that did not stop the explanation: a labels file named by the model but missing, NaN or infinite weights or activations on the walk.</param>
 /// <param name="Timings">Where the time went.</param>
-/// <param name="Walk">The walk itself: the fixations of every tensor it went through.</param>
+/// <param name="Walk">The walk itself: the fixations of every tensor it went through (null for other methods than CNN Fixations).</param>
 public sealed record ImageExplanation(
     string? ImagePath,
     RgbImage Image,
@@ -93,23 +100,26 @@ public sealed record ImageExplanation(
     float[] HeatMap,
     IReadOnlyList<string> Warnings,
     ExplanationTimings Timings,
-    UnravelResult Walk)
+    UnravelResult? Walk)
 {
+    /// <summary>The method that made the heat map and box (a name in <see cref="ExplanationMethods"/>).</summary>
+    public string Method { get; init; } = ExplanationMethods.Fixations;
+
     /// <summary>Width of the original image.</summary>
     public int Width => Image.Width;
 
     /// <summary>Height of the original image.</summary>
     public int Height => Image.Height;
 
-    /// <summary>The image with the heat map blended in (<paramref name="alpha"/>: its weight, 0..1), the points and the box, as PNG bytes.</summary>
-    public byte[] OverlayPng(double alpha = 0.5)
+    /// <summary>The image with the heat map blended in (<paramref name="alpha"/>: its weight, 0..1; <paramref name="colormap"/>: its colour scale), the points, the box and a colour bar, as PNG bytes.</summary>
+    public byte[] OverlayPng(double alpha = 0.5, Maps.ColormapKind colormap = Maps.ColormapKind.Jet)
     {
         if (!(alpha >= 0 && alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "the heat map's weight must be between 0 and 1");
-        return Maps.MapImages.OverlayPng(Image, HeatMap, Box, Points, alpha);
+        return Maps.MapImages.OverlayPng(Image, HeatMap, Box, Points, alpha, colormap);
     }
 
     /// <summary>Writes <see cref="OverlayPng"/> to <paramref name="path"/> (atomically: a temporary file, then renamed).</summary>
-    public void SaveOverlayPng(string path, double alpha = 0.5) => Save(path, OverlayPng(alpha));
+    public void SaveOverlayPng(string path, double alpha = 0.5, Maps.ColormapKind colormap = Maps.ColormapKind.Jet) => Save(path, OverlayPng(alpha, colormap));
 
     /// <summary>The heat map as an 8-bit grayscale PNG.</summary>
     public byte[] HeatMapPng() => Maps.MapImages.GrayPng(HeatMap, Width, Height);
@@ -136,8 +146,9 @@ public sealed record ImageExplanation(
 /// <summary>
 /// The library's entry point: loads an ONNX image classifier once and explains images with CNN Fixations.
 /// Preprocessing and input size are resolved as the command line does (an explicit preprocessing or preset,
-/// else the model's metadata, else torchvision; the model's fixed input size). It owns the ONNX Runtime
-/// session it creates and releases it when disposed. <see cref="Explain(string, ExplainOptions?)"/> may be
+/// else the model's metadata, else torchvision; the model's fixed input size). It owns every ONNX Runtime
+/// session it creates (the forward pass's and the gradient sessions of CAM, Grad-CAM and the gradient method)
+/// and releases them all when disposed. <see cref="Explain(string, ExplainOptions?)"/> may be
 /// called from several threads at once.
 /// </summary>
 /// <example>
@@ -253,30 +264,66 @@ public sealed class FixationExplainer : IDisposable
         if (options.TopPredictions < 1) throw new ArgumentOutOfRangeException(nameof(options), options.TopPredictions, "TopPredictions must be at least 1");
         // A class that does not exist is reported before the image is run.
         int? requested = options.Class != null ? LabelSet.Resolve(options.Class, _explainer.Labels, _declaredClasses) : null;
+        // So is a method that is unknown or does not apply to the model.
+        Baselines.ISaliencyMethod? method = null;
+        if (options.Method != ExplanationMethods.Fixations)
+        {
+            method = ExplanationMethods.Create(options.Method ?? throw new ArgumentNullException(nameof(options), "Method is null"), MapsFor(options));
+            if (method.NotApplicable(_explainer) is { } reason) throw new CnnFixationsException($"{options.Method} does not apply to this model: {reason}");
+        }
         var sw = Stopwatch.StartNew();
         var input = ExplanationInput.FromImage(path, image, Preprocessing, InputHeight, InputWidth);
         double preprocessMs = sw.Elapsed.TotalMilliseconds;
 
-        sw.Restart();
-        using var forward = _explainer.Forward(input.Tensor);
-        double forwardMs = sw.Elapsed.TotalMilliseconds;
-        var logits = forward[_explainer.LogitsTensor].Data;
-        int target = requested ?? Explainer.TopClasses(logits, 1)[0];
+        if (method != null)
+        {
+            sw.Restart();
+            using var forward = _explainer.Forward(input.Tensor);
+            double forwardMs = sw.Elapsed.TotalMilliseconds;
+            var logits = forward[_explainer.LogitsTensor].Data;
+            int target = requested ?? Explainer.TopClasses(logits, 1)[0];
+            return RunMethod(method, path, image, input, options, logits, target, decodeMs, preprocessMs, forwardMs, total);
+        }
 
+        // CNN Fixations: the pipeline explain uses (forward pass, target, walk, map).
         sw.Restart();
-        var walk = _explainer.Unravel(forward, target, forwardMs);
-        double unravelMs = sw.Elapsed.TotalMilliseconds;
+        var view = ViewPipeline.Explain(_explainer, input, new ViewRequest
+        {
+            Class = requested?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Maps = MapsFor(options),
+            TopPredictions = options.TopPredictions,
+        });
+        double pipelineMs = sw.Elapsed.TotalMilliseconds;
+        var walk = view.Targets[0].Walk;
+        var map = view.Targets[0].Fixations!;
+        return new ImageExplanation(
+            path, image, view.Predictions,
+            walk.Target, walk.TargetLabel, walk.TargetLogit,
+            map.Points, map.KeptPoints, map.Box, map.Heat, _labelsWarning.Concat(walk.Warnings).ToArray(),
+            new ExplanationTimings(decodeMs, preprocessMs, view.ForwardMs, walk.UnravelMs, Math.Max(0, pipelineMs - view.ForwardMs - walk.UnravelMs), total.Elapsed.TotalMilliseconds),
+            walk.Fixations);
+    }
 
-        sw.Restart();
-        var map = FixationMap.Build(walk, input, options.Maps);
+    private MapOptions MapsFor(ExplainOptions options) =>
+        options.Maps ?? (_explainer.Options.Rules == RuleFamily.Weighted ? MapOptions.Weighted : MapOptions.Default);
+
+    /// <summary>Another method than CNN Fixations: its heat map, boxed by threshold; no points, no walk.</summary>
+    private ImageExplanation RunMethod(Baselines.ISaliencyMethod method, string? path, RgbImage image, ExplanationInput input, ExplainOptions options,
+        float[] logits, int target, double decodeMs, double preprocessMs, double forwardMs, Stopwatch total)
+    {
+        var sw = Stopwatch.StartNew();
+        var map = method.Compute(_explainer, input, target);
+        var box = map.Box ?? Maps.BoxFinder.FromThreshold(map.Heat, map.Width, map.Height, MapsFor(options).BoxThreshold);
         double mapMs = sw.Elapsed.TotalMilliseconds;
-
         return new ImageExplanation(
             path, image, _explainer.Predict(logits, Math.Min(options.TopPredictions, logits.Length)),
-            target, walk.TargetLabel, walk.TargetLogit,
-            map.Points, map.KeptPoints, map.Box, map.Heat, _labelsWarning.Concat(walk.Warnings).ToArray(),
-            new ExplanationTimings(decodeMs, preprocessMs, forwardMs, unravelMs, mapMs, total.Elapsed.TotalMilliseconds),
-            walk.Fixations);
+            target, _explainer.Labels?[target], logits[target],
+            Array.Empty<(int, int)>(), Array.Empty<(int, int)>(), box, map.Heat, _labelsWarning.Concat(_explainer.WeightWarnings).ToArray(),
+            new ExplanationTimings(decodeMs, preprocessMs, forwardMs, 0, mapMs, total.Elapsed.TotalMilliseconds),
+            null)
+        {
+            Method = method.Name,
+        };
     }
 
     private static RgbImage ToRgb(SKBitmap bitmap)
@@ -306,7 +353,7 @@ public sealed class FixationExplainer : IDisposable
         return new RgbImage(width, height, rgb);
     }
 
-    /// <summary>Releases the ONNX Runtime session; the explainer cannot be used afterwards.</summary>
+    /// <summary>Releases every ONNX Runtime session of the model; the explainer cannot be used afterwards.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0) _explainer.Dispose();

@@ -25,51 +25,57 @@ internal sealed partial class BackwardGraphRules
         _send = send;
     }
 
+    /// <summary>The ops with a backward graph rule: the same set as <see cref="BackwardOps.OpTypes"/>.</summary>
+    internal static IReadOnlyCollection<string> OpTypes => Rules.Keys;
+
+    private static readonly Dictionary<string, Action<BackwardGraphRules, Site>> Rules = CreateRules();
+
+    private static Dictionary<string, Action<BackwardGraphRules, Site>> CreateRules()
+    {
+        var rules = new Dictionary<string, Action<BackwardGraphRules, Site>>(StringComparer.Ordinal);
+        void Add(Action<BackwardGraphRules, Site> rule, params string[] ops) { foreach (var op in ops) rules.Add(op, rule); }
+        Add((r, n) => { if (n.Wants(0)) n.Send(0, r.ReshapeTo(n.Dy, n.OutShape, n.InShape(0))); },
+            "Identity", "Dropout", "Cast", "DequantizeLinear", "QuantizeLinear", "Flatten", "Reshape", "Squeeze", "Unsqueeze");
+        Add((r, n) =>
+        {
+            if (!n.Wants(0)) return;
+            // The gradient goes back through the inverse permutation.
+            var perm = n.Node.Attributes.GetInts("perm") ?? Enumerable.Range(0, n.OutShape.Length).Reverse().Select(i => (long)i).ToArray();
+            var inverse = new long[perm.Length];
+            for (int d = 0; d < perm.Length; d++) inverse[perm[d]] = d;
+            n.Send(0, r._g.Node("Transpose", new[] { n.Dy }, Attr.Ints("perm", inverse)));
+        }, "Transpose");
+        Add((r, n) => r.Relu(n), "Relu");
+        Add((r, n) => r.LeakyRelu(n), "LeakyRelu");
+        Add((r, n) => r.Clip(n), "Clip");
+        Add((r, n) => { if (n.Wants(0)) n.Send(0, r.Mul(n.Dy, r.Mul(n.Y, r.Node("Sub", r._g.Scalar(1), n.Y)))); }, "Sigmoid");
+        Add((r, n) => { if (n.Wants(0)) n.Send(0, r.Mul(n.Dy, r.Node("Sub", r._g.Scalar(1), r.Mul(n.Y, n.Y)))); }, "Tanh");
+        Add((r, n) => r.HardSigmoid(n), "HardSigmoid");
+        Add((r, n) => r.HardSwish(n), "HardSwish");
+        Add((r, n) => r.BatchNorm(n), "BatchNormalization");
+        Add((r, n) => r.Softmax(n), "Softmax");
+        Add((r, n) => r.Gemm(n), "Gemm");
+        Add((r, n) => r.MatMul(n), "MatMul");
+        Add((r, n) => r.Conv(n), "Conv");
+        Add((r, n) => r.MaxPool(n), "MaxPool");
+        Add((r, n) => r.AveragePool(n), "AveragePool");
+        Add((r, n) => r.GlobalPool(n, max: false), "GlobalAveragePool", "ReduceMean");
+        Add((r, n) => r.GlobalPool(n, max: true), "GlobalMaxPool", "ReduceMax");
+        Add((r, n) => r.AddSub(n, n.Node.OpType == "Sub"), "Add", "Sub");
+        Add((r, n) => r.MulRule(n), "Mul");
+        Add((r, n) => r.Div(n), "Div");
+        Add((r, n) => r.Concat(n), "Concat");
+        Add((r, n) => r.Pad(n), "Pad");
+        return rules;
+    }
+
     /// <summary>Emits the backward nodes of <paramref name="node"/>, whose first output has gradient <paramref name="dy"/>.</summary>
     public void Apply(GraphNode node, string dy)
     {
         if (!node.IsDefaultDomain) throw new UnsupportedOperatorException($"{node.Describe()}: no backward rule for domain '{node.Domain}'");
-        var n = new Site(this, node, dy);
-        switch (node.OpType)
-        {
-            case "Identity": case "Dropout": case "Cast": case "DequantizeLinear": case "QuantizeLinear":
-            case "Flatten": case "Reshape": case "Squeeze": case "Unsqueeze":
-                if (n.Wants(0)) n.Send(0, ReshapeTo(dy, n.OutShape, n.InShape(0)));
-                break;
-            case "Transpose":
-                if (n.Wants(0))
-                {
-                    // The gradient goes back through the inverse permutation.
-                    var perm = node.Attributes.GetInts("perm") ?? Enumerable.Range(0, n.OutShape.Length).Reverse().Select(i => (long)i).ToArray();
-                    var inverse = new long[perm.Length];
-                    for (int d = 0; d < perm.Length; d++) inverse[perm[d]] = d;
-                    n.Send(0, _g.Node("Transpose", new[] { dy }, Attr.Ints("perm", inverse)));
-                }
-                break;
-            case "Relu": Relu(n); break;
-            case "LeakyRelu": LeakyRelu(n); break;
-            case "Clip": Clip(n); break;
-            case "Sigmoid": if (n.Wants(0)) n.Send(0, Mul(dy, Mul(n.Y, Node("Sub", _g.Scalar(1), n.Y)))); break;
-            case "Tanh": if (n.Wants(0)) n.Send(0, Mul(dy, Node("Sub", _g.Scalar(1), Mul(n.Y, n.Y)))); break;
-            case "HardSigmoid": HardSigmoid(n); break;
-            case "HardSwish": HardSwish(n); break;
-            case "BatchNormalization": BatchNorm(n); break;
-            case "Softmax": Softmax(n); break;
-            case "Gemm": Gemm(n); break;
-            case "MatMul": MatMul(n); break;
-            case "Conv": Conv(n); break;
-            case "MaxPool": MaxPool(n); break;
-            case "AveragePool": AveragePool(n); break;
-            case "GlobalAveragePool": case "ReduceMean": GlobalPool(n, max: false); break;
-            case "GlobalMaxPool": case "ReduceMax": GlobalPool(n, max: true); break;
-            case "Add": case "Sub": AddSub(n, node.OpType == "Sub"); break;
-            case "Mul": MulRule(n); break;
-            case "Div": Div(n); break;
-            case "Concat": Concat(n); break;
-            case "Pad": Pad(n); break;
-            default:
-                throw new UnsupportedOperatorException($"{node.Describe()}: op type {node.OpType} has no backward graph rule");
-        }
+        if (!Rules.TryGetValue(node.OpType, out var rule))
+            throw new UnsupportedOperatorException($"{node.Describe()}: op type {node.OpType} has no backward graph rule");
+        rule(this, new Site(this, node, dy));
     }
 
     // ---- element-wise activations: a mask or a derivative from the forward tensors of the same graph ----

@@ -29,46 +29,53 @@ internal static class BackwardOps
         }
     }
 
+    /// <summary>The ops with a backward rule here: <see cref="BackwardGraphRules.OpTypes"/> must be the same set.</summary>
+    internal static IReadOnlyCollection<string> OpTypes => Rules.Keys;
+
+    private static readonly Dictionary<string, Action<BackwardContext>> Rules = CreateRules();
+
+    private static Dictionary<string, Action<BackwardContext>> CreateRules()
+    {
+        var rules = new Dictionary<string, Action<BackwardContext>>(StringComparer.Ordinal);
+        void Add(Action<BackwardContext> rule, params string[] ops) { foreach (var op in ops) rules.Add(op, rule); }
+        Add(c => { if (c.IsData(0)) TensorPrimitives.Add(c.InputGradient(0), c.OutputGradient, c.InputGradient(0)); },
+            "Identity", "Dropout", "Cast", "DequantizeLinear", "QuantizeLinear", "Flatten", "Reshape", "Squeeze", "Unsqueeze");
+        Add(c => { if (c.IsData(0)) Transpose(c); }, "Transpose");
+        Add(c => Elementwise(c, (x, y) => x > 0 ? 1f : 0f), "Relu");
+        Add(c => { float a = c.Node.Attributes.GetFloat("alpha", 0.01f); Elementwise(c, (x, y) => x > 0 ? 1f : a); }, "LeakyRelu");
+        Add(Clip, "Clip");
+        Add(c => Elementwise(c, (x, y) => y * (1 - y)), "Sigmoid");
+        Add(c => Elementwise(c, (x, y) => 1 - y * y), "Tanh");
+        Add(c =>
+        {
+            float a = c.Node.Attributes.GetFloat("alpha", 0.2f), b = c.Node.Attributes.GetFloat("beta", 0.5f);
+            Elementwise(c, (x, y) => a * x + b is > 0 and < 1 ? a : 0f);
+        }, "HardSigmoid");
+        Add(c => Elementwise(c, (x, y) => x <= -3 ? 0f : x >= 3 ? 1f : (2 * x + 3) / 6f), "HardSwish");
+        Add(BatchNorm, "BatchNormalization");
+        Add(Softmax, "Softmax");
+        Add(Gemm, "Gemm");
+        Add(MatMul, "MatMul");
+        Add(Conv, "Conv");
+        Add(c => WindowPool(c, max: true), "MaxPool");
+        Add(c => WindowPool(c, max: false), "AveragePool");
+        Add(c => GlobalPool(c, max: false), "GlobalAveragePool", "ReduceMean");
+        Add(c => GlobalPool(c, max: true), "GlobalMaxPool", "ReduceMax");
+        Add(c => Binary(c, c.Node.OpType == "Sub" ? -1 : 1), "Add", "Sub");
+        Add(Mul, "Mul");
+        Add(Div, "Div");
+        Add(Concat, "Concat");
+        Add(Pad, "Pad");
+        return rules;
+    }
+
     public static void Apply(BackwardContext c)
     {
         var node = c.Node;
         if (!node.IsDefaultDomain) throw new UnsupportedOperatorException($"{node.Describe()}: no backward rule for domain '{node.Domain}'");
-        switch (node.OpType)
-        {
-            case "Identity": case "Dropout": case "Cast": case "DequantizeLinear": case "QuantizeLinear":
-            case "Flatten": case "Reshape": case "Squeeze": case "Unsqueeze":
-                if (c.IsData(0)) TensorPrimitives.Add(c.InputGradient(0), c.OutputGradient, c.InputGradient(0));
-                break;
-            case "Transpose": if (c.IsData(0)) Transpose(c); break;
-            case "Relu": Elementwise(c, (x, y) => x > 0 ? 1f : 0f); break;
-            case "LeakyRelu": { float a = c.Node.Attributes.GetFloat("alpha", 0.01f); Elementwise(c, (x, y) => x > 0 ? 1f : a); break; }
-            case "Clip": Clip(c); break;
-            case "Sigmoid": Elementwise(c, (x, y) => y * (1 - y)); break;
-            case "Tanh": Elementwise(c, (x, y) => 1 - y * y); break;
-            case "HardSigmoid":
-            {
-                float a = c.Node.Attributes.GetFloat("alpha", 0.2f), b = c.Node.Attributes.GetFloat("beta", 0.5f);
-                Elementwise(c, (x, y) => a * x + b is > 0 and < 1 ? a : 0f);
-                break;
-            }
-            case "HardSwish": Elementwise(c, (x, y) => x <= -3 ? 0f : x >= 3 ? 1f : (2 * x + 3) / 6f); break;
-            case "BatchNormalization": BatchNorm(c); break;
-            case "Softmax": Softmax(c); break;
-            case "Gemm": Gemm(c); break;
-            case "MatMul": MatMul(c); break;
-            case "Conv": Conv(c); break;
-            case "MaxPool": WindowPool(c, max: true); break;
-            case "AveragePool": WindowPool(c, max: false); break;
-            case "GlobalAveragePool": case "ReduceMean": GlobalPool(c, max: false); break;
-            case "GlobalMaxPool": case "ReduceMax": GlobalPool(c, max: true); break;
-            case "Add": case "Sub": Binary(c, node.OpType == "Sub" ? -1 : 1); break;
-            case "Mul": Mul(c); break;
-            case "Div": Div(c); break;
-            case "Concat": Concat(c); break;
-            case "Pad": Pad(c); break;
-            default:
-                throw new UnsupportedOperatorException($"{node.Describe()}: op type {node.OpType} has no backward rule (needed for gradient-based methods)");
-        }
+        if (!Rules.TryGetValue(node.OpType, out var rule))
+            throw new UnsupportedOperatorException($"{node.Describe()}: op type {node.OpType} has no backward rule (needed for gradient-based methods)");
+        rule(c);
     }
 
     private static void Elementwise(BackwardContext c, Func<float, float, float> derivative)

@@ -55,6 +55,7 @@ public sealed class GradientEngine : IDisposable
     /// <summary>The forward pass with every activation on the way to the logits (input included).</summary>
     public Dictionary<string, TensorValue> Forward(TensorValue input)
     {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var values = _session.Run(input, _fetch);
         values[_model.InputName] = input;
         return values;
@@ -83,7 +84,16 @@ public sealed class GradientEngine : IDisposable
         return grads;
     }
 
-    public void Dispose() => _session.Dispose();
+    /// <summary>Whether <see cref="Dispose"/> has released the session.</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Releases the ONNX Runtime session.</summary>
+    public void Dispose()
+    {
+        if (IsDisposed) return;
+        IsDisposed = true;
+        _session.Dispose();
+    }
 }
 
 /// <summary>What one backward rule sees: the node, forward values, the output gradient, and where to add input gradients.</summary>

@@ -43,6 +43,7 @@ public sealed class GradientSource : IDisposable
     /// <summary>The gradient of logit <paramref name="target"/> at the source tensor, and the source activation (unless the source is the input).</summary>
     public GradientResult Compute(TensorValue input, int target)
     {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var graph = _graph;
         if (graph != null)
         {
@@ -69,11 +70,25 @@ public sealed class GradientSource : IDisposable
 
     private GradientEngine Engine()
     {
-        lock (_lock) return _engine ??= new GradientEngine(_model, _logits, from: _from);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return _engine ??= new GradientEngine(_model, _logits, from: _from);
+        }
     }
 
+    /// <summary>Whether <see cref="Dispose"/> has released the sessions.</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Releases the backward graph's session and the engine's, if one was created.</summary>
     public void Dispose()
     {
+        lock (_lock)
+        {
+            if (IsDisposed) return;
+            IsDisposed = true;
+            _graph = null;
+        }
         _session?.Dispose();
         _engine?.Dispose();
     }

@@ -68,41 +68,66 @@ internal static class SaliencyUpsampler
     }
 }
 
-/// <summary>One gradient engine (an ONNX Runtime session fetching every activation) per explainer, created on first use.</summary>
-internal static class GradientEngines
+/// <summary>
+/// The gradient sessions of one <see cref="Explainer"/>, created on first use and disposed with it: one
+/// <see cref="GradientEngine"/> (a session fetching every activation) per tensor it differentiates down to,
+/// one <see cref="GradientSource"/> (the backward graph in ONNX Runtime, or the engine) per tensor and input shape.
+/// </summary>
+internal sealed class GradientSessions : IDisposable
 {
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Explainer, Dictionary<string, GradientEngine>> Engines = new();
+    private readonly Explainer _explainer;
+    private readonly Dictionary<string, GradientEngine> _engines = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GradientSource> _sources = new(StringComparer.Ordinal);
+    private bool _disposed;
+
+    public GradientSessions(Explainer explainer) => _explainer = explainer;
 
     /// <param name="from">The tensor the gradient is needed down to (null: the network input).</param>
-    public static GradientEngine For(Explainer explainer, string? from = null)
+    public GradientEngine Engine(string? from = null)
     {
-        var byTensor = Engines.GetValue(explainer, _ => new Dictionary<string, GradientEngine>(StringComparer.Ordinal));
-        lock (byTensor)
+        lock (_engines)
         {
+            ObjectDisposedException.ThrowIf(_disposed, _explainer);
             string key = from ?? "";
-            if (!byTensor.TryGetValue(key, out var engine))
-                byTensor[key] = engine = new GradientEngine(explainer.Model, explainer.LogitsTensor, from: from);
+            if (!_engines.TryGetValue(key, out var engine))
+                _engines[key] = engine = new GradientEngine(_explainer.Model, _explainer.LogitsTensor, from: from);
             return engine;
         }
     }
-}
 
-/// <summary>One gradient source (the backward graph in ONNX Runtime, or the engine) per explainer, tensor and input shape, created on first use.</summary>
-internal static class GradientSources
-{
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Explainer, Dictionary<string, GradientSource>> Sources = new();
-
+    /// <param name="inputShape">The input's shape (the backward graph is built for one).</param>
     /// <param name="from">The tensor the gradient is needed at (null: the network input).</param>
-    public static GradientSource For(Explainer explainer, int[] inputShape, string? from = null)
+    public GradientSource Source(int[] inputShape, string? from = null)
     {
-        var byKey = Sources.GetValue(explainer, _ => new Dictionary<string, GradientSource>(StringComparer.Ordinal));
-        lock (byKey)
+        lock (_engines)
         {
+            ObjectDisposedException.ThrowIf(_disposed, _explainer);
             string key = (from ?? "") + "\n" + Shapes.Format(inputShape);
-            if (!byKey.TryGetValue(key, out var source))
-                byKey[key] = source = new GradientSource(explainer.Model, explainer.LogitsTensor, inputShape, from);
+            if (!_sources.TryGetValue(key, out var source))
+                _sources[key] = source = new GradientSource(_explainer.Model, _explainer.LogitsTensor, inputShape, from);
             return source;
         }
+    }
+
+    /// <summary>The engines and sources created so far and not yet disposed.</summary>
+    public IReadOnlyList<IDisposable> Live
+    {
+        get { lock (_engines) return _engines.Values.Cast<IDisposable>().Concat(_sources.Values).ToList(); }
+    }
+
+    /// <summary>Disposes every engine and source; later requests throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        List<IDisposable> owned;
+        lock (_engines)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            owned = _engines.Values.Cast<IDisposable>().Concat(_sources.Values).ToList();
+            _engines.Clear();
+            _sources.Clear();
+        }
+        foreach (var o in owned) o.Dispose();
     }
 }
 
@@ -112,6 +137,15 @@ internal static class ClassifierStructure
     private static readonly HashSet<string> Transparent = new(PassThroughRule().Append("Flatten").Append("Reshape").Append("Squeeze").Append("Unsqueeze"), StringComparer.Ordinal);
 
     private static IEnumerable<string> PassThroughRule() => CnnFixations.Unravel.Rules.PassThroughRule.Ops;
+
+    /// <summary>The ops the classifier search looks through (element-wise and reshaping ops).</summary>
+    internal static IReadOnlyCollection<string> TransparentOps => Transparent;
+
+    /// <summary>The global pooling ops CAM expects before the classifier (or over class maps).</summary>
+    internal static readonly IReadOnlyList<string> CamPoolOps = new[] { "GlobalAveragePool", "ReduceMean" };
+
+    /// <summary>The linear classifiers CAM reads its class weights from (Conv: 1x1 on the pooled map).</summary>
+    internal static readonly IReadOnlyList<string> CamLinearOps = new[] { "Gemm", "MatMul", "Conv" };
 
     /// <summary>Follows data input 0 back through element-wise and reshaping ops.</summary>
     public static string Skip(OnnxModel model, string tensor)
@@ -162,7 +196,7 @@ public sealed class GradCamMethod : ISaliencyMethod
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
         string layer = Layer(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
-        using var result = GradientSources.For(explainer, input.Tensor.Shape, layer).Compute(input.Tensor, target);
+        using var result = explainer.Gradients.Source(input.Tensor.Shape, layer).Compute(input.Tensor, target);
         var a = result.Activation ?? (layer == explainer.Model.InputName ? input.Tensor : null) ?? throw new CnnFixationsException($"Grad-CAM layer '{layer}' is not an activation of the model");
         int channels = a.Shape[1], h = a.Shape[2], w = a.Shape[3], plane = h * w;
         var cam = new float[plane];
@@ -189,7 +223,7 @@ public sealed class GradientMethod : ISaliencyMethod
 
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
-        using var result = GradientSources.For(explainer, input.Tensor.Shape).Compute(input.Tensor, target);
+        using var result = explainer.Gradients.Source(input.Tensor.Shape).Compute(input.Tensor, target);
         int c = input.Tensor.Shape[1], h = input.Tensor.Shape[2], w = input.Tensor.Shape[3], plane = h * w;
         var map = new float[plane];
         if (result.Gradient?.Data is { } g)
@@ -220,14 +254,14 @@ public sealed class CamMethod : ISaliencyMethod
         string t = ClassifierStructure.Skip(model, explainer.LogitsTensor);
         var p = model.Producer(t);
         if (p == null || !p.IsDefaultDomain) return null;
-        if (p.OpType is "GlobalAveragePool" or "ReduceMean")
+        if (ClassifierStructure.CamPoolOps.Contains(p.OpType))
             return new Structure(p.Inputs[0], null); // class maps pooled directly: CAM is the class's own map
         bool linear = p.OpType is "Gemm" or "MatMul" || p.OpType == "Conv" && model.TryGetConstant(p.Inputs[1]) is { Shape: [_, _, 1, 1] };
         if (!linear || model.IsConstant(p.Inputs[0]) || model.TryGetConstant(p.Inputs[1]) is not { } weight) return null;
         if (p.OpType == "Gemm" && p.Attributes.GetInt("transA", 0) != 0) return null;
         string pooled = ClassifierStructure.Skip(model, p.Inputs[0]);
         var pool = model.Producer(pooled);
-        if (pool == null || pool.OpType is not ("GlobalAveragePool" or "ReduceMean")) return null;
+        if (pool == null || !ClassifierStructure.CamPoolOps.Contains(pool.OpType)) return null;
         bool transB = p.OpType == "Gemm" && p.Attributes.GetInt("transB", 0) != 0 || p.OpType == "Conv";
         var w = weight.ToFloats();
         int rows = weight.Shape[0], cols = weight.Shape[1];
@@ -245,7 +279,7 @@ public sealed class CamMethod : ISaliencyMethod
     public SaliencyMap Compute(Explainer explainer, ExplanationInput input, int target)
     {
         var s = Find(explainer) ?? throw new CnnFixationsException(NotApplicable(explainer)!);
-        var forward = GradientEngines.For(explainer, s.FeatureMap).Forward(input.Tensor);
+        var forward = explainer.Gradients.Engine(s.FeatureMap).Forward(input.Tensor);
         var f = forward[s.FeatureMap];
         int channels = f.Shape[1], h = f.Shape[2], w = f.Shape[3], plane = h * w;
         var cam = new float[plane];

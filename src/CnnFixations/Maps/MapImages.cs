@@ -11,17 +11,22 @@ public static class MapImages
     private static readonly SKColor PointColour = new(255, 255, 255);
 
     /// <summary>
-    /// The image with jet(heat) blended over it (out = (1 - alpha) * image + alpha * jet), the box drawn as
-    /// a green rectangle with a dark outline, and each point as a white dot.
+    /// The image with colour(heat) blended over it (out = (1 - alpha) * image + alpha * colour; jet unless
+    /// <paramref name="colormap"/> says otherwise), the box drawn as a green rectangle with a dark outline, each
+    /// point as a white dot, and on images of at least <see cref="ColourBarMinSize"/> pixels each way a colour bar
+    /// in the bottom-left corner (0 on the left, the map's maximum 1 on the right).
     /// </summary>
-    public static byte[] OverlayPng(RgbImage image, float[] heat, int[]? box, IReadOnlyList<(int X, int Y)> points, double alpha = 0.5)
+    public static byte[] OverlayPng(RgbImage image, float[] heat, int[]? box, IReadOnlyList<(int X, int Y)> points, double alpha = 0.5, ColormapKind colormap = ColormapKind.Jet)
     {
-        using var bitmap = Overlay(image, heat, box, points, alpha);
+        using var bitmap = Overlay(image, heat, box, points, alpha, colormap);
         return Encode(bitmap);
     }
 
+    /// <summary>Overlays smaller than this (width or height) get no colour bar: it would hide too much of them.</summary>
+    public const int ColourBarMinSize = 64;
+
     /// <summary>The pixels of <see cref="OverlayPng"/> (opaque RGBA), before encoding.</summary>
-    public static SKBitmap Overlay(RgbImage image, float[] heat, int[]? box, IReadOnlyList<(int X, int Y)> points, double alpha = 0.5)
+    public static SKBitmap Overlay(RgbImage image, float[] heat, int[]? box, IReadOnlyList<(int X, int Y)> points, double alpha = 0.5, ColormapKind colormap = ColormapKind.Jet)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(heat);
@@ -38,11 +43,11 @@ public static class MapImages
         var rgba = bitmap.GetPixelSpan();
         var src = image.Pixels;
         var blend = BlendTable(alpha);
-        var (r0, g0, b0) = Colormap.Jet(0f);
+        var (r0, g0, b0) = Colormap.Map(colormap, 0f);
         for (int i = 0; i < heat.Length; i++)
         {
             // Most of an image is far from every fixation (heat 0): its colour is computed once.
-            var (r, g, b) = heat[i] == 0f ? (r0, g0, b0) : Colormap.Jet(heat[i]);
+            var (r, g, b) = heat[i] == 0f ? (r0, g0, b0) : Colormap.Map(colormap, heat[i]);
             rgba[4 * i] = blend[(src[3 * i] << 8) | r];
             rgba[4 * i + 1] = blend[(src[3 * i + 1] << 8) | g];
             rgba[4 * i + 2] = blend[(src[3 * i + 2] << 8) | b];
@@ -55,7 +60,47 @@ public static class MapImages
             DrawPoints(canvas, points, Math.Max(1f, MathF.Round(scale / 300f)));
             if (box is not null) DrawBox(canvas, box, Math.Max(2f, MathF.Round(scale / 200f)));
         }
+        if (w >= ColourBarMinSize && h >= ColourBarMinSize) DrawColourBar(bitmap, colormap);
         return bitmap;
+    }
+
+    /// <summary>
+    /// A legend in the bottom-left corner: a dark backing, "0", the scale from 0 to 1 left to right, "1"
+    /// (digits as pixel blocks, so that every machine draws the same pixels).
+    /// </summary>
+    private static void DrawColourBar(SKBitmap bitmap, ColormapKind colormap)
+    {
+        int w = bitmap.Width, h = bitmap.Height, side = Math.Min(w, h);
+        int margin = Math.Max(2, side / 100), cell = Math.Max(1, side / 200), pad = 2 * cell;
+        int barHeight = 5 * cell, length = Math.Clamp(side / 4, 24, 256), digit = 3 * cell;
+        int backWidth = pad + digit + pad + length + pad + digit + pad, backHeight = pad + barHeight + pad;
+        int left = margin, top = h - margin - backHeight;
+        var rgba = bitmap.GetPixelSpan();
+        for (int y = top; y < top + backHeight; y++)
+            for (int x = left; x < left + backWidth; x++) Set(rgba, w, x, y, (24, 24, 24));
+        int barLeft = left + pad + digit + pad, barTop = top + pad;
+        for (int x = 0; x < length; x++)
+        {
+            var c = Colormap.Map(colormap, length == 1 ? 0f : (float)x / (length - 1));
+            for (int y = barTop; y < barTop + barHeight; y++) Set(rgba, w, barLeft + x, y, c);
+        }
+        DrawDigit(rgba, w, "111101101101111", left + pad, barTop, cell);              // 0
+        DrawDigit(rgba, w, "010110010010111", barLeft + length + pad, barTop, cell);  // 1
+    }
+
+    private static void Set(Span<byte> rgba, int width, int x, int y, (byte R, byte G, byte B) c)
+    {
+        int i = 4 * (y * width + x);
+        rgba[i] = c.R; rgba[i + 1] = c.G; rgba[i + 2] = c.B; rgba[i + 3] = 255;
+    }
+
+    /// <summary>A 3x5 glyph (row-major, '1' = lit) in white, each glyph pixel <paramref name="cell"/> pixels wide.</summary>
+    private static void DrawDigit(Span<byte> rgba, int width, string glyph, int x0, int y0, int cell)
+    {
+        for (int i = 0; i < 15; i++)
+            if (glyph[i] == '1')
+                for (int dy = 0; dy < cell; dy++)
+                    for (int dx = 0; dx < cell; dx++) Set(rgba, width, x0 + i % 3 * cell + dx, y0 + i / 3 * cell + dy, (255, 255, 255));
     }
 
     /// <summary><see cref="Blend"/> of every (image byte, colour byte) pair, at index image * 256 + colour.</summary>

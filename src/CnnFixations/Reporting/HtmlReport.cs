@@ -9,9 +9,10 @@ namespace CnnFixations.Reporting;
 public sealed record ReportEntry(string Source, string? Overlay, string? Json, IReadOnlyList<Prediction> Predictions, int[]? Box, string? Error);
 
 /// <summary>
-/// A self-contained HTML page (no network access) with one card per image: the overlay (loaded
-/// lazily, so a thousand cards stay light), the top-5 classes, the box and links to the files; failed
-/// images as error cards. Cards are plain HTML; a small script sorts them by score or name and filters them.
+/// An HTML page that needs no network access, with one card per image: the overlay (linked, not
+/// embedded, and loaded lazily, so a thousand cards stay light), the top-5 classes, the box and links
+/// to the files; failed images as error cards. The page says that it belongs with the pictures of its
+/// folder. Cards are plain HTML; a small script sorts them by score or name and filters them.
 /// </summary>
 public static class HtmlReport
 {
@@ -34,6 +35,7 @@ public static class HtmlReport
           .Append("<title>").Append(E(title)).Append("</title>\n<style>").Append(Css).Append("</style></head>\n<body>\n")
           .Append("<header><h1>").Append(E(title)).Append("</h1><p class=\"summary\">")
           .Append(entries.Count - failed).Append(" explained, ").Append(failed).Append(" failed</p>")
+          .Append("<p class=\"note\">The pictures are files in this page's folder: copy or move the folder as a whole.</p>")
           .Append("<div class=\"controls\"><button type=\"button\" data-sort=\"score\">sort by score</button>")
           .Append("<button type=\"button\" data-sort=\"name\">sort by name</button>")
           .Append("<input type=\"search\" id=\"filter\" placeholder=\"filter by file or label\"></div></header>\n<main id=\"cards\">\n");
@@ -76,7 +78,7 @@ public static class HtmlReport
     private const string Css = """
         body{font-family:system-ui,sans-serif;margin:0;background:#f4f4f4;color:#222}
         header{position:sticky;top:0;background:#fff;padding:8px 16px;border-bottom:1px solid #ddd;z-index:1}
-        h1{font-size:18px;margin:4px 0}.summary{margin:0 0 6px;color:#555}
+        h1{font-size:18px;margin:4px 0}.summary{margin:0 0 6px;color:#555}.note{margin:0 0 6px;color:#777;font-size:12px}
         .controls button,.controls input{margin-right:8px;padding:4px 8px}
         main{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px;padding:16px}
         .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px;overflow:hidden}

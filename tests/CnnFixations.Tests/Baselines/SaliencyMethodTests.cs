@@ -88,6 +88,48 @@ public class SaliencyMethodTests
         }
     }
 
+    /// <summary>
+    /// The explainer owns the gradient sessions its methods create (no process-wide cache): disposing it
+    /// disposes each of them, and a method used afterwards says so instead of reaching a freed session.
+    /// </summary>
+    [Fact]
+    public void Disposing_the_explainer_disposes_its_gradient_sessions()
+    {
+        var fixture = TinyFixture.Parse("resnet18/resnet18.onnx");
+        var explainer = new Explainer(CnnFixations.Onnx.OnnxModel.Load(fixture.ModelPath), UnravelOptions.Paper);
+        string npy = Path.Combine(TestPaths.NewTempDir(), "x.npy");
+        File.Copy(fixture.InputPath, npy);
+        var input = ExplanationInput.FromNpy(npy);
+        Assert.Empty(explainer.Gradients.Live);
+        new CamMethod().Compute(explainer, input, 0);
+        new GradCamMethod().Compute(explainer, input, 0);
+        new GradientMethod().Compute(explainer, input, 0);
+        new GradientMethod().Compute(explainer, input, 1); // the same input shape: the same session
+        var live = explainer.Gradients.Live;
+        Assert.Equal(3, live.Count); // CAM's engine, Grad-CAM's source at its layer, the gradient's source at the input
+        Assert.Equal(2, live.OfType<GradientSource>().Count());
+
+        explainer.Dispose();
+
+        Assert.Empty(explainer.Gradients.Live);
+        Assert.All(live.OfType<GradientSource>(), s => Assert.True(s.IsDisposed));
+        Assert.All(live.OfType<GradientEngine>(), e => Assert.True(e.IsDisposed));
+        Assert.Throws<ObjectDisposedException>(() => new GradientMethod().Compute(explainer, input, 0));
+        Assert.Throws<ObjectDisposedException>(() => new CamMethod().Compute(explainer, input, 0));
+        Assert.Throws<ObjectDisposedException>(() => new FixationsMethod().Compute(explainer, input, 0));
+        explainer.Dispose(); // twice is harmless
+    }
+
+    [Fact]
+    public void A_disposed_fixation_explainer_disposes_its_engine()
+    {
+        var explainer = FixationExplainer.Load(new TinyFixture("resnet18", "resnet18.onnx").ModelPath);
+        var engine = explainer.Engine;
+        explainer.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => engine.Gradients.Engine());
+        Assert.Throws<ObjectDisposedException>(() => engine.Forward(new CnnFixations.Onnx.TensorValue(new[] { 1, 3, 224, 224 }, new float[3 * 224 * 224])));
+    }
+
     private sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
     {
         public bool Equals(float a, float b) => Math.Abs(a - b) <= tolerance;

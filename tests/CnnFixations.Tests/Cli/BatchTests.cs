@@ -144,6 +144,17 @@ public class MethodOptionTests
     }
 
     [Fact]
+    public void Method_all_with_report_shows_the_methods_sheet_and_the_page_says_it_is_a_folder()
+    {
+        string output = TestPaths.NewTempDir();
+        var r = CliRunner.Run("explain", Path.Combine(TestPaths.Samples, "cat.png"), "--method", "all", "--out", output, "--report", "--colormap", "viridis");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string html = File.ReadAllText(Path.Combine(output, "report.html"));
+        Assert.Contains("src=\"cat.methods.png\"", html);
+        Assert.Contains("copy or move the folder as a whole", html);
+    }
+
+    [Fact]
     public void Cam_on_a_model_without_global_pooling_says_it_does_not_apply()
     {
         var fixture = new CnnFixations.Tests.Fixtures.TinyFixture("vgg16", "vgg16.onnx");

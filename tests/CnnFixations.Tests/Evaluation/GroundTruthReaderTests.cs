@@ -95,12 +95,12 @@ public class GroundTruthReaderTests
     [Fact]
     public void SaliencyMethodRegistryKnowsFixationsAndRejectsOthers()
     {
-        Assert.Contains("fixations", SaliencyMethods.All.Keys);
-        var methods = SaliencyMethods.TryCreate("fixations, fixations", MapOptions.Default, out var unknown);
+        Assert.Contains("fixations", ExplanationMethods.All.Select(m => m.Name));
+        var methods = ExplanationMethods.TryCreate("fixations, fixations", MapOptions.Default, out var unknown);
         Assert.NotNull(methods);
         Assert.Null(unknown);
         Assert.Equal("fixations", Assert.Single(methods!).Name);
-        Assert.Null(SaliencyMethods.TryCreate("fixations,nope", MapOptions.Default, out unknown));
+        Assert.Null(ExplanationMethods.TryCreate("fixations,nope", MapOptions.Default, out unknown));
         Assert.Equal("nope", unknown);
     }
 }

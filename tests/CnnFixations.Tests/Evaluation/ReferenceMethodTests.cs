@@ -37,7 +37,7 @@ public class ReferenceMethodTests
     [Fact]
     public void BothAreRegistered()
     {
-        var methods = SaliencyMethods.TryCreate("center,whole-image", MapOptions.Default, out var unknown);
+        var methods = ExplanationMethods.TryCreate("center,whole-image", MapOptions.Default, out var unknown);
         Assert.Null(unknown);
         Assert.Equal(new[] { "center", "whole-image" }, methods!.Select(m => m.Name));
     }

@@ -129,4 +129,66 @@ public class FixationExplainerTests
         Assert.Contains("conflicts with the model's fixed input size 224x224", e.Message);
         Assert.Equal(1, ModelConventions.LabelOffset(fixedModel));
     }
+
+    /// <summary>The API's methods come from the one registry that explain and evaluate use, and give the maps the method classes give.</summary>
+    [Fact]
+    public void Other_methods_come_from_the_registry_and_give_their_own_map()
+    {
+        using var explainer = FixationExplainer.LoadBundled();
+        var input = ExplanationInput.FromImage(Cat, explainer.Preprocessing, explainer.InputHeight, explainer.InputWidth);
+        foreach (string name in ExplanationMethods.Baselines)
+        {
+            var e = explainer.Explain(Cat, new ExplainOptions { Method = name });
+            Assert.Equal(name, e.Method);
+            Assert.Equal(286, e.Target);
+            Assert.Null(e.Walk);
+            Assert.Empty(e.Points);
+            var expected = ExplanationMethods.Create(name).Compute(explainer.Engine, input, 286);
+            Assert.Equal(expected.Heat, e.HeatMap);
+            Assert.Equal(CnnFixations.Maps.BoxFinder.FromThreshold(expected.Heat, e.Width, e.Height, 0.5), e.Box);
+        }
+        Assert.Equal(ExplanationMethods.Fixations, explainer.Explain(Cat).Method);
+        var unknown = Assert.Throws<CnnFixationsException>(() => explainer.Explain(Cat, new ExplainOptions { Method = "lime" }));
+        Assert.Equal("unknown method 'lime'; available: fixations, cam, gradcam, gradient, center, whole-image", unknown.Message);
+    }
+
+    [Fact]
+    public void One_registry_serves_explain_evaluate_and_the_api()
+    {
+        Assert.Equal(new[] { "fixations", "cam", "gradcam", "gradient" }, ExplanationMethods.ExplainNames);
+        Assert.Equal(new[] { "cam", "gradcam", "gradient" }, ExplanationMethods.Baselines);
+        Assert.Equal(new[] { "center", "whole-image" }, ExplanationMethods.All.Where(m => m.Kind == MethodKind.Reference).Select(m => m.Name));
+        foreach (var m in ExplanationMethods.All) Assert.Equal(m.Name, m.Create(MapOptions.Default).Name);
+        // explain --method accepts exactly the registry's explanation methods and "all"
+        var help = new StringWriter();
+        CnnFixations.Cli.CliApp.Run(new[] { "explain", "--help" }, help, new StringWriter());
+        Assert.Contains("fixations (CNN Fixations), cam, gradcam, gradient, or all", help.ToString());
+        var error = new StringWriter();
+        Assert.NotEqual(0, CnnFixations.Cli.CliApp.Run(new[] { "explain", "--method", "center", Cat }, new StringWriter(), error));
+    }
+
+    /// <summary>The per-view pipeline that explain runs: the k best targets, each with its fixation map and every baseline's map.</summary>
+    [Fact]
+    public void The_view_pipeline_explains_the_k_best_with_every_method()
+    {
+        using var explainer = FixationExplainer.LoadBundled();
+        var input = ExplanationInput.FromImage(Cat, explainer.Preprocessing, explainer.InputHeight, explainer.InputWidth);
+        IReadOnlyList<Prediction>? early = null;
+        var view = ViewPipeline.Explain(explainer.Engine, input, new ViewRequest { TopK = 2, Method = "all", Maps = MapOptions.Weighted }, p => early = p);
+        Assert.Same(view.Predictions, early);
+        Assert.Equal(view.Predictions.Take(2).Select(p => p.Index), view.Targets.Select(t => t.Walk.Target));
+        foreach (var t in view.Targets)
+        {
+            Assert.Equal(FixationMap.Build(t.Walk, input, MapOptions.Weighted).Heat, t.Fixations!.Heat);
+            Assert.Equal(ExplanationMethods.Baselines, t.Baselines.Select(b => b.Name));
+            foreach (var b in t.Baselines)
+                Assert.Equal(ExplanationMethods.Create(b.Name).Compute(explainer.Engine, input, t.Walk.Target).Heat, b.Map!.Heat);
+        }
+        // the API's explanation is the pipeline's first target
+        var e = explainer.Explain(Cat);
+        Assert.Equal(view.Targets[0].Fixations!.Box, e.Box);
+        Assert.Equal(view.Targets[0].Walk.Target, e.Target);
+        var error = Assert.Throws<CnnFixationsException>(() => ViewPipeline.Explain(explainer.Engine, input, new ViewRequest { Method = "lime" }));
+        Assert.Contains("unknown method 'lime'", error.Message);
+    }
 }

@@ -32,6 +32,29 @@ public class MapImagesTests
         Assert.Equal(new SKColor(50, 50, 114), bitmap.GetPixel(20, 20));
     }
 
+    /// <summary>Overlays of 64 pixels or more each way carry a colour bar in the bottom-left corner, in their colour scale.</summary>
+    [Fact]
+    public void OverlayCarriesAColourBarInItsScale()
+    {
+        var image = Gray(200, 100, 100);
+        using var jet = Decode(MapImages.OverlayPng(image, new float[200 * 100], null, [], 0.5));
+        using var viridis = Decode(MapImages.OverlayPng(image, new float[200 * 100], null, [], 0.5, ColormapKind.Viridis));
+        // 100 px: margin 2, cell 1, pad 2, bar 5 px high, 25 px long starting at x = 2 + 2 + 3 + 2 = 9, rows 91..95.
+        var low = jet.GetPixel(9, 93);
+        var high = jet.GetPixel(9 + 24, 93);
+        Assert.Equal(Colormap.Jet(0f), (low.Red, low.Green, low.Blue));
+        Assert.Equal(Colormap.Jet(1f), (high.Red, high.Green, high.Blue));
+        var v = viridis.GetPixel(9 + 24, 93);
+        Assert.Equal(Colormap.Viridis(1f), (v.Red, v.Green, v.Blue));
+        Assert.Equal(new SKColor(24, 24, 24), jet.GetPixel(3, 90)); // the backing
+        Assert.Equal(SKColors.White, jet.GetPixel(4, 91));          // the "0"'s top-left block
+        // above the legend, the plain blend
+        Assert.Equal(new SKColor(50, 50, 114), jet.GetPixel(9, 80));
+        // a small overlay gets none
+        using var small = Decode(MapImages.OverlayPng(Gray(60, 40, 100), new float[60 * 40], null, [], 0.5));
+        Assert.Equal(new SKColor(50, 50, 114), small.GetPixel(10, 35));
+    }
+
     [Fact]
     public void OverlayOfFullHeatIsDarkRedBlend()
     {
