@@ -929,10 +929,14 @@ def load_activations(model, folder):
     with open(os.path.join(folder, "index.json")) as fh:
         index = json.load(fh)["tensors"]
     replaced = differing = elements = 0
+    digest = hashlib.sha256()
+    names = []
     for name, f in sorted(index.items()):
         if name not in model.values or name in model.inputs:
             continue
         dumped = np.load(os.path.join(folder, f)).astype(np.float32)
+        digest.update(np.ascontiguousarray(dumped, "<f4").tobytes())
+        names.append(name)
         own = model.values[name]
         dumped = dumped.reshape(own.shape)
         n = int(np.count_nonzero(dumped != own.astype(np.float32)))
@@ -941,7 +945,10 @@ def load_activations(model, folder):
             differing += 1
             elements += n
         model.values[name] = dumped
-    return {"tensors": replaced, "tensorsDiffering": differing, "elementsDiffering": elements}
+    # names (ordinal order) and the sha256 of their float32 bytes in that order: the product's
+    # tests compare their own forward pass with it
+    return {"tensors": replaced, "tensorsDiffering": differing, "elementsDiffering": elements,
+            "names": names, "sha256": digest.hexdigest()}
 
 
 VARIANTS = {"": lambda: Options(), ".refine": lambda: Options(refine=True),
@@ -989,6 +996,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fixtures", help="a folder of fixture folders (every model in each)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--activations-root", help="--fixtures: <root>/<stem>/ holds the product's forward dump for model <stem> (see --activations)")
     ap.add_argument("--model", help="one model instead of --fixtures")
     ap.add_argument("--input", help="--model: the input tensor (.npy; default: <activations>/input.npy)")
     ap.add_argument("--activations", help="--model: a dump of the product's forward pass whose values replace the reference's own")
@@ -1025,6 +1033,11 @@ def main():
             else:
                 diff = float(np.max(np.abs(logits.astype(np.float64) - ref.astype(np.float64))))
                 tol_ok = bool(np.all(np.abs(logits.astype(np.float64) - ref) <= 1e-4 + 1e-4 * np.abs(ref)))
+            source = None
+            if args.activations_root:
+                source = load_activations(model, os.path.join(args.activations_root, stem))
+                source["forward"] = "product (ONNX Runtime) values of the tensors the walk reads"
+                logits = model.values[start_of(model)]
             t1 = time.time()
             variants = [("", Options())]
             if default:
@@ -1044,6 +1057,8 @@ def main():
                     "inputFixations": fix,
                     "layerCounts": counts,
                 }
+                if source is not None:
+                    doc["activations"] = source
                 with open(os.path.join(args.out, stem + suffix + ".json"), "w") as fh:
                     json.dump(doc, fh, indent=1)
                     fh.write("\n")
