@@ -21,6 +21,33 @@ How to run (from the repository root)
     Needs numpy, the onnx package (Debian python3-onnx) and torch (Debian
     python3-torch, only used for the float32 convolution of the forward pass).
 
+    Quantized models (QuantizeLinear / DequantizeLinear, opset 13) run exactly
+    per the ONNX spec in float32: QuantizeLinear y = saturate(round(x / scale)
+    + zero_point), round half to even, saturating to uint8 / int8; DequantizeLinear
+    y = (x - zero_point) * scale; scalar (per tensor) or 1-D per-axis parameters.
+    The QDQ fixtures (tests/fixtures/qdq, made by tools/fixtures/make_qdq_fixtures.py)
+    name their input in fixture.json:
+
+    /usr/bin/python3 tools/reference/cnn_fixations_reference.py \
+        --fixtures tests/fixtures/qdq --out tests/CnnFixations.Tests/Reference/quantized
+
+    One model on one input tensor (the bundled model on a photo; the input is the
+    product's own preprocessing of the photo, dumped by
+    `dotnet run tools/reference/dump/dump_forward.cs -- MODEL IMAGE DIR`):
+
+    /usr/bin/python3 tools/reference/cnn_fixations_reference.py \
+        --model models/mobilenet_v2_1.0_224_quant.qdq.onnx --input DIR/input.npy \
+        --name bundled.cat --model-label models/mobilenet_v2_1.0_224_quant.qdq.onnx \
+        --input-label samples/cat.png --out tests/CnnFixations.Tests/Reference/quantized
+
+    With --activations DIR instead of --input, the values of the tensors the walk
+    reads are those of the product's forward pass (ONNX Runtime) from that dump, not
+    this script's own: the walk rules are then compared on the same numbers. On a
+    fully quantized network a float simulation and ONNX Runtime can round a value
+    to neighbouring integers (the float sums differ in their last bits), and the
+    difference grows from layer to layer; the JSON then records how many tensors
+    and elements differed ("activations").
+
 Output, per model file <stem>.onnx of fixture folder <folder>
     <out>/<stem>.json             default options
     <out>/<stem>.refine.json      conv position option "refine" (default models)
@@ -35,6 +62,7 @@ Output, per model file <stem>.onnx of fixture folder <folder>
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -182,6 +210,54 @@ def conv_forward(x, w, b, strides, dilations, pads, group):
     if b is not None:
         y += b[:, None, None]
     return y[None]
+
+
+def _per_axis(param, x, axis):
+    """Broadcast a scale or zero point (scalar or 1-D per-axis) against x (ONNX opset 13)."""
+    param = np.asarray(param)
+    if param.size == 1:  # per tensor (a 1-element per-axis parameter is the same)
+        return param.reshape(())
+    if param.ndim != 1:
+        raise WalkError("Quantize/DequantizeLinear: scale of rank %d" % param.ndim)
+    axis = axis % x.ndim
+    if x.shape[axis] != param.size:
+        raise WalkError("Quantize/DequantizeLinear: %d scales for axis %d of %s"
+                        % (param.size, axis, x.shape))
+    shape = [1] * x.ndim
+    shape[axis] = param.size
+    return param.reshape(shape)
+
+
+QUANT_RANGES = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
+
+
+def quantize_linear(x, scale, zero_point, axis):
+    """ONNX QuantizeLinear (opset 13): y = saturate(round(x / y_scale) + y_zero_point),
+    round half to even, saturate to the zero point's type (uint8 when absent); scale
+    and zero point are scalars (per tensor) or 1-D along `axis` (per axis). x / scale
+    is a float32 division, as ONNX Runtime does it."""
+    dtype = np.dtype(np.uint8) if zero_point is None else np.asarray(zero_point).dtype
+    if dtype not in QUANT_RANGES:
+        raise WalkError("QuantizeLinear to %s" % dtype)
+    lo, hi = QUANT_RANGES[dtype]
+    s = _per_axis(np.asarray(scale, np.float32), x, axis)
+    zp = np.zeros((), np.int64) if zero_point is None else _per_axis(zero_point, x, axis).astype(np.int64)
+    q = np.rint(np.asarray(x, np.float32) / s).astype(np.float64)  # half to even
+    q = np.clip(q + zp, lo, hi)
+    return q.astype(dtype)
+
+
+def dequantize_linear(x, scale, zero_point, axis):
+    """ONNX DequantizeLinear (opset 13): y = (x - x_zero_point) * x_scale in float32, the
+    integer difference converted to float32 first (as ONNX Runtime does); per tensor or
+    per axis as QuantizeLinear."""
+    x = np.asarray(x)
+    s = _per_axis(np.asarray(scale, np.float32), x, axis)
+    zp = np.zeros((), np.int64) if zero_point is None else _per_axis(zero_point, x, axis).astype(np.int64)
+    if x.dtype == np.int32 and np.any(zp != 0):
+        raise WalkError("DequantizeLinear: int32 input with a non-zero zero point")
+    d = (x.astype(np.int64) - zp).astype(np.float32)
+    return (d * s).astype(np.float32)
 
 
 class Model:
@@ -377,6 +453,12 @@ class Model:
             if mode == "constant":
                 return [np.pad(x, pw, mode="constant", constant_values=cval).astype(x.dtype)]
             return [np.pad(x, pw, mode={"reflect": "reflect", "edge": "edge"}[mode])]
+        if op == "QuantizeLinear":
+            return [quantize_linear(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
+                                    a.get("axis", 1))]
+        if op == "DequantizeLinear":
+            return [dequantize_linear(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
+                                      a.get("axis", 1))]
         if op == "Shape":
             return [np.array(ins[0].shape, np.int64)]
         if op == "Cast":
@@ -816,12 +898,120 @@ def run_variant(model, opts):
     return target, fix, counts
 
 
+def fixture_input(fdir):
+    """The input tensor of a fixture folder and its reference logits (None if absent):
+    input.npy and logits.npy (tiny fixtures), or the files a fixture.json names
+    (tests/fixtures/qdq: "input" relative to the folder, "reference_logits"), or
+    logits.json (the repository's tests/fixtures/tiny)."""
+    meta = os.path.join(fdir, "fixture.json")
+    if os.path.exists(meta):
+        with open(meta) as fh:
+            m = json.load(fh)
+        x = np.load(os.path.normpath(os.path.join(fdir, m["input"]))).astype(np.float32)
+        ref = m.get("reference_logits")
+        return x, None if ref is None else np.array(ref, np.float32).reshape(1, -1)
+    x = np.load(os.path.join(fdir, "input.npy")).astype(np.float32)
+    lp = os.path.join(fdir, "logits.npy")
+    if os.path.exists(lp):
+        return x, np.load(lp).astype(np.float32)
+    lj = os.path.join(fdir, "logits.json")  # the repository's copy of the tiny fixtures
+    if os.path.exists(lj):
+        with open(lj) as fh:
+            return x, np.array(json.load(fh)["logits"], np.float32).reshape(1, -1)
+    return x, None
+
+
+def load_activations(model, folder):
+    """Replace the forward values of the tensors in a dump of the product's forward pass
+    (tools/reference/dump/dump_forward.cs: index.json + one .npy per tensor) with the
+    dumped ones. Returns a summary: how many tensors were replaced and how many of them,
+    and of their elements, differ from this script's own float32 forward pass."""
+    with open(os.path.join(folder, "index.json")) as fh:
+        index = json.load(fh)["tensors"]
+    replaced = differing = elements = 0
+    digest = hashlib.sha256()
+    names = []
+    for name, f in sorted(index.items()):
+        if name not in model.values or name in model.inputs:
+            continue
+        dumped = np.load(os.path.join(folder, f)).astype(np.float32)
+        digest.update(np.ascontiguousarray(dumped, "<f4").tobytes())
+        names.append(name)
+        own = model.values[name]
+        dumped = dumped.reshape(own.shape)
+        n = int(np.count_nonzero(dumped != own.astype(np.float32)))
+        replaced += 1
+        if n:
+            differing += 1
+            elements += n
+        model.values[name] = dumped
+    # names (ordinal order) and the sha256 of their float32 bytes in that order: the product's
+    # tests compare their own forward pass with it
+    return {"tensors": replaced, "tensorsDiffering": differing, "elementsDiffering": elements,
+            "names": names, "sha256": digest.hexdigest()}
+
+
+VARIANTS = {"": lambda: Options(), ".refine": lambda: Options(refine=True),
+            ".allpositive": lambda: Options(all_positive=True),
+            ".rawbn": lambda: Options(fold_bn=False)}
+
+
+def single(args):
+    """One model on one input tensor (--model mode)."""
+    inp = args.input or os.path.join(args.activations, "input.npy")
+    x = np.load(inp).astype(np.float32)
+    model = Model(args.model)
+    own = model.forward(x).reshape(-1).copy()
+    source = {"forward": "reference float32"}
+    if args.activations:
+        source = load_activations(model, args.activations)
+        source["forward"] = "product (ONNX Runtime) values of the tensors the walk reads"
+    logits = model.values[start_of(model)].reshape(-1)
+    info = []
+    for suffix in args.variants.split(","):
+        suffix = "" if suffix in ("", "default") else "." + suffix.lstrip(".")
+        target, fix, counts = run_variant(model, VARIANTS[suffix]())
+        doc = {
+            "model": args.model_label or args.model,
+            "input": args.input_label or inp,
+            "inputSha256": hashlib.sha256(np.ascontiguousarray(x, "<f4").tobytes()).hexdigest(),
+            "inputShape": list(int(v) for v in x.shape),
+            "activations": source,
+            "logits": [float(v) for v in logits],
+            "target": target,
+            "inputFixations": fix,
+            "layerCounts": counts,
+        }
+        if args.activations:  # the reference's own logits too, for comparison
+            doc["referenceLogits"] = [float(v) for v in own]
+        with open(os.path.join(args.out, args.name + suffix + ".json"), "w") as fh:
+            json.dump(doc, fh, indent=1)
+            fh.write("\n")
+        info.append("%s:%d" % (suffix or "default", len(fix)))
+    print("%-28s target=%d own-argmax=%d %s %s" % (args.name, target, int(np.argmax(own)), source, " ".join(info)))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--fixtures", help="a folder of fixture folders (every model in each)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--activations-root", help="--fixtures: <root>/<stem>/ holds the product's forward dump for model <stem> (see --activations)")
+    ap.add_argument("--model", help="one model instead of --fixtures")
+    ap.add_argument("--input", help="--model: the input tensor (.npy; default: <activations>/input.npy)")
+    ap.add_argument("--activations", help="--model: a dump of the product's forward pass whose values replace the reference's own")
+    ap.add_argument("--name", help="--model: the stem of the JSON files written")
+    ap.add_argument("--variants", default="default,refine", help="--model: comma-separated: default, refine, allpositive, rawbn")
+    ap.add_argument("--model-label", help="--model: the model path recorded in the JSON")
+    ap.add_argument("--input-label", help="--model: the input recorded in the JSON (e.g. the image)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    if args.model:
+        if not args.name or not (args.input or args.activations):
+            ap.error("--model needs --name and --input or --activations")
+        return single(args)
+    if not args.fixtures:
+        ap.error("give --fixtures or --model")
     summary = []
     failed = False
     for folder in sorted(os.listdir(args.fixtures)):
@@ -831,16 +1021,23 @@ def main():
         files = sorted(f for f in os.listdir(fdir) if f.endswith(".onnx"))
         if not files:
             continue
-        x = np.load(os.path.join(fdir, "input.npy")).astype(np.float32)
-        ref = np.load(os.path.join(fdir, "logits.npy")).astype(np.float32)
+        x, ref = fixture_input(fdir)
         for f in files:
             stem = f[:-5]
             default = not (stem.endswith("_bn") or stem.endswith("_cf"))
             t0 = time.time()
             model = Model(os.path.join(fdir, f))
             logits = model.forward(x)
-            diff = float(np.max(np.abs(logits.astype(np.float64) - ref.astype(np.float64))))
-            tol_ok = bool(np.all(np.abs(logits.astype(np.float64) - ref) <= 1e-4 + 1e-4 * np.abs(ref)))
+            if ref is None:
+                diff, tol_ok = float("nan"), True
+            else:
+                diff = float(np.max(np.abs(logits.astype(np.float64) - ref.astype(np.float64))))
+                tol_ok = bool(np.all(np.abs(logits.astype(np.float64) - ref) <= 1e-4 + 1e-4 * np.abs(ref)))
+            source = None
+            if args.activations_root:
+                source = load_activations(model, os.path.join(args.activations_root, stem))
+                source["forward"] = "product (ONNX Runtime) values of the tensors the walk reads"
+                logits = model.values[start_of(model)]
             t1 = time.time()
             variants = [("", Options())]
             if default:
@@ -860,6 +1057,8 @@ def main():
                     "inputFixations": fix,
                     "layerCounts": counts,
                 }
+                if source is not None:
+                    doc["activations"] = source
                 with open(os.path.join(args.out, stem + suffix + ".json"), "w") as fh:
                     json.dump(doc, fh, indent=1)
                     fh.write("\n")
