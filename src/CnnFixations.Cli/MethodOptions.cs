@@ -21,7 +21,9 @@ internal sealed class MethodOptions
     public Option<float?> Scale { get; } = new("--scale") { Description = "Factor applied to 0..255 pixel values before the mean (overrides the preset; torchvision: 1/255)." };
     public Option<bool> Bgr { get; } = new("--bgr") { Description = "Feed channels in BGR order (overrides the preset)." };
     public Option<string?> Output { get; } = new("--output") { Description = "The tensor holding the class scores (any tensor of the graph); labels, arg-maxes and probabilities are followed back to the logits." };
-    public Option<double?> Sigma { get; } = new("--sigma") { Description = "Gaussian blur of the heat map, in original-image pixels (default 20)." };
+    public Option<double?> Sigma { get; } = new("--sigma") { Description = $"Gaussian blur of the heat map, in original-image pixels (default {MapOptions.Weighted.Sigma} for the weighted rules, {MapOptions.Default.Sigma} for --rules paper)." };
+    public Option<double?> CoarseShare { get; } = new("--coarse-share") { Description = $"Weighted rules: share (0..1) of the heat map that is a second, coarse blur of the same weights (--coarse-sigma); the rest is the --sigma blur (default {MapOptions.Weighted.CoarseShare}; 0: one blur)." };
+    public Option<double?> CoarseSigma { get; } = new("--coarse-sigma") { Description = $"Weighted rules: Gaussian blur of the coarse part of the heat map, in network-input pixels, scaled to the image (default {MapOptions.Weighted.CoarseSigma})." };
     public Option<string> Rules { get; } = new("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
     public Option<string> Contrast { get; } = new("--contrast") { Description = "Weighted rules: explain the target logit minus the other classes' logits, weighted half by their probabilities and half evenly ('softmax', default; see --softmax-share), minus their plain 'mean', or the target logit alone ('none').", DefaultValueFactory = _ => "softmax" };
     public Option<double> SoftmaxShare { get; } = new("--softmax-share") { Description = "Weighted rules with --contrast softmax: the part (0..1) of the contrast that goes by the other classes' probabilities; the rest is their plain mean.", DefaultValueFactory = _ => UnravelOptions.Default.SoftmaxShare };
@@ -52,7 +54,7 @@ internal sealed class MethodOptions
 
     public IEnumerable<Option> All => new Option[]
     {
-        Preset, Mean, Std, Scale, Bgr, Output, Crops, Rules, Contrast, SoftmaxShare, FlatShare, CellShare, Cells, FixationMass, Sigma, Box, BoxThreshold, OutlierRadius, OutlierFraction,
+        Preset, Mean, Std, Scale, Bgr, Output, Crops, Rules, Contrast, SoftmaxShare, FlatShare, CellShare, Cells, FixationMass, Sigma, CoarseShare, CoarseSigma, Box, BoxThreshold, OutlierRadius, OutlierFraction,
         FcAllPositive, ConvPosition, Bn, GlobalPoolAllPositive, MaxPixels,
     };
 
@@ -81,6 +83,8 @@ internal sealed class MethodOptions
     public MapOptions Maps(ParseResult parse) => new()
     {
         Sigma = parse.GetValue(Sigma) ?? (parse.GetValue(Rules) == "paper" ? MapOptions.Default.Sigma : MapOptions.Weighted.Sigma),
+        CoarseShare = parse.GetValue(CoarseShare) ?? (parse.GetValue(Rules) == "paper" ? 0 : MapOptions.Weighted.CoarseShare),
+        CoarseSigma = parse.GetValue(CoarseSigma) ?? MapOptions.Weighted.CoarseSigma,
         Box = parse.GetValue(Box) switch
         {
             "threshold" => BoxMode.Threshold,
@@ -101,6 +105,8 @@ internal sealed class MethodOptions
         if (unravel.FlatShare is not (>= 0 and <= 1) || unravel.CellShare is not (>= 0 and <= 1) || unravel.SoftmaxShare is not (>= 0 and <= 1) || unravel.FixationMass is not (> 0 and <= 1))
             throw new UsageException("--flat-share, --cell-share and --softmax-share must lie in 0..1 and --fixation-mass in (0, 1]");
         if (!(maps.Sigma > 0) || maps.Sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
+        if (!(maps.CoarseShare >= 0 && maps.CoarseShare <= 1)) throw new UsageException("--coarse-share must lie in 0..1");
+        if (!(maps.CoarseSigma > 0) || maps.CoarseSigma > 10000) throw new UsageException("--coarse-sigma must be a positive number of pixels (at most 10000)");
         if (!(maps.BoxThreshold > 0) || maps.BoxThreshold > 1) throw new UsageException("--box-threshold must be in (0, 1]");
         if (!(maps.OutlierRadius >= 0)) throw new UsageException("--outlier-radius must be 0 or more");
         if (!(maps.OutlierFraction >= 0) || maps.OutlierFraction >= 1) throw new UsageException("--outlier-fraction must be in [0, 1)");

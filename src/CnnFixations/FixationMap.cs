@@ -28,8 +28,17 @@ public sealed record MapOptions
     /// <summary>For <see cref="BoxMode.Threshold"/>: the fraction of the heat map's maximum.</summary>
     public double BoxThreshold { get; init; } = 0.5;
 
+    /// <summary>
+    /// Weighted rules: the share (0..1) of the heat map that is a second, coarse blur of the same weights
+    /// (<see cref="CoarseSigma"/>); the rest is the blur at <see cref="Sigma"/>. Each blur is normalized to
+    /// a maximum of 1 before they are mixed. 0: one blur only (the paper rules always use one).
+    /// </summary>
+    public double CoarseShare { get; init; }
+    /// <summary>Weighted rules: the standard deviation of the coarse blur, in network-input pixels (scaled to the image by the input's geometry).</summary>
+    public double CoarseSigma { get; init; } = 40;
+
     /// <summary>The map settings of the weighted rules (the default): heat map of the weights, box by threshold.</summary>
-    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 20 };
+    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 9, CoarseShare = 0.5, CoarseSigma = 40 };
 }
 
 /// <summary>Fixations mapped onto the original image: points, the points kept after outlier removal, the heat map and the box.</summary>
@@ -83,6 +92,11 @@ public sealed class FixationMap
         foreach (var neuron in explanation.Fixations.Input.ToNeurons())
             points.Add(input.MapToImage(neuron[1], neuron[2]));
         var heat = HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, options.Sigma);
+        if (options.CoarseShare > 0)
+        {
+            double sigma = options.CoarseSigma * input.Geometry.ImagePixelsPerInputPixel(input.Tensor.Shape[2], input.Tensor.Shape[3]);
+            heat = HeatMap.Mix(heat, HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, sigma), options.CoarseShare);
+        }
         var box = options.Box == BoxMode.Points ? BoxFinder.FromPoints(points) : BoxFinder.FromThreshold(heat, input.Width, input.Height, options.BoxThreshold);
         return new FixationMap(input.Width, input.Height, points, points, heat, box);
     }

@@ -11,7 +11,7 @@ Everything after the forward pass is computed in float64 with torch/numpy.
 
 Usage (from the repository root)
     /usr/bin/python3 tools/reference/weighted_reference.py MODEL.onnx INPUT.npy OUT.npy \
-        [--target T] [--flat-share 0.5] [--cell-share 1] [--contrast softmax|mean|none]
+        [--target T] [--flat-share 0.5] [--cell-share 1] [--cells blocks|centres] [--contrast softmax|mean|none]
         [--softmax-share 0.5]
 
     Writes the input weights [C,H,W] (float32) to OUT.npy and prints a summary.
@@ -112,8 +112,10 @@ def unbroadcast(g, shape):
 
 class WeightedWalk:
     def __init__(self, model, flat_share=0.5, cell_share=1.0, contrast="softmax",
-                 softmax_share=0.5, head_joint=False, fold_bn=True):
+                 softmax_share=0.5, head_joint=False, fold_bn=True, cells="blocks"):
         self.m = model
+        assert cells in ("blocks", "centres")
+        self.cell_grid = cells
         self.v = model.values
         self.flat = float(flat_share)
         self.cell = float(cell_share)
@@ -400,7 +402,8 @@ class WeightedWalk:
         inp = self.m.inputs[0]
         Wi = wts.get(inp, np.zeros(self.shape(inp)))[0]
         self.walk_weights = Wi.copy()
-        self.rf = self.rf_centre(self.grid_tensor) if P is not None else None
+        # --cells blocks: equal blocks (no centres); --cells centres: nearest receptive-field centre
+        self.rf = self.rf_centre(self.grid_tensor) if P is not None and self.cell_grid == "centres" else None
         if P is not None and self.cell > 0:
             Wi = self.cells(Wi, P)
         return Wi
@@ -457,10 +460,15 @@ class WeightedWalk:
     @staticmethod
     def membership(size, cells, centre):
         """[cells, size]: the part of input row y that belongs to cell row i. With centres:
-        the nearest centre(s), |y - c_i| minimal, ties shared equally; without: floor(y * cells / size)."""
+        the nearest centre(s), |y - c_i| minimal, ties shared equally; without: equal blocks, each row
+        belonging to the blocks it overlaps by the overlap (floor(y * cells / size) when cells divides size)."""
         m = np.zeros((cells, size))
         if centre is None:
-            m[(np.arange(size) * cells) // size, np.arange(size)] = 1.0
+            # equal blocks: cell i spans [i*size/cells, (i+1)*size/cells); row y [y, y+1) belongs to it by the overlap
+            for i in range(cells):
+                lo, hi = i * size / cells, (i + 1) * size / cells
+                for y in range(size):
+                    m[i, y] = max(0.0, min(y + 1.0, hi) - max(float(y), lo))
             return m
         s, o = centre
         c = s * np.arange(cells) + o                               # not clamped
@@ -670,34 +678,36 @@ class WeightedWalk:
 
 
 def run_one(model_path, input_path, target=None, flat_share=0.5, cell_share=1.0,
-            contrast="softmax", softmax_share=0.5, head_joint=False):
+            contrast="softmax", softmax_share=0.5, head_joint=False, cells="blocks"):
     model = Model(model_path)
     x = np.load(input_path).astype(np.float32)
     model.forward(x)
-    walk = WeightedWalk(model, flat_share, cell_share, contrast, softmax_share, head_joint)
+    walk = WeightedWalk(model, flat_share, cell_share, contrast, softmax_share, head_joint, cells=cells)
     Wi = walk.run(target)
     return walk, Wi
 
 
-# suffix -> options (flatShare, cellShare, contrast, softmaxShare)
+# suffix -> options (flatShare, cellShare, contrast, softmaxShare, cells)
 VARIANTS = {
-    "default": (0.5, 1.0, "softmax", 0.5),
-    "flat0": (0.0, 1.0, "softmax", 0.5),
-    "cell0": (0.5, 0.0, "softmax", 0.5),
-    "cell05": (0.5, 0.5, "softmax", 0.5),
-    "mean": (0.5, 1.0, "mean", 0.5),
-    "none": (0.5, 1.0, "none", 0.5),
-    "lambda1": (0.5, 1.0, "softmax", 1.0),
+    "default": (0.5, 1.0, "softmax", 0.5, "blocks"),
+    "flat0": (0.0, 1.0, "softmax", 0.5, "blocks"),
+    "cell0": (0.5, 0.0, "softmax", 0.5, "blocks"),
+    "cell05": (0.5, 0.5, "softmax", 0.5, "blocks"),
+    "mean": (0.5, 1.0, "mean", 0.5, "blocks"),
+    "none": (0.5, 1.0, "none", 0.5, "blocks"),
+    "lambda1": (0.5, 1.0, "softmax", 1.0, "blocks"),
+    "centres": (0.5, 1.0, "softmax", 0.5, "centres"),
+    "centres05": (0.5, 0.5, "softmax", 0.5, "centres"),
 }
-EXTRA = ("flat0", "cell0", "cell05", "mean", "none", "lambda1")
+EXTRA = ("flat0", "cell0", "cell05", "mean", "none", "lambda1", "centres", "centres05")
 
 # every model gets "default"; the extra variants (file size: about 3 MB in all; the 224x224 vgg16
 # and alexnet are left out, edge_a_vgghead has the same no-grid fc head):
 MODELS = {
     "resnet18/resnet18.onnx": EXTRA,
-    "mobilenet_v2/mobilenet_v2.onnx": ("cell05", "lambda1"),
-    "squeezenet1_1/squeezenet1_1.onnx": ("flat0", "none"),
-    "googlenet/googlenet.onnx": ("cell0", "cell05", "mean"),
+    "mobilenet_v2/mobilenet_v2.onnx": ("cell05", "lambda1", "centres"),
+    "squeezenet1_1/squeezenet1_1.onnx": ("flat0", "none", "centres"),
+    "googlenet/googlenet.onnx": ("cell0", "cell05", "mean", "centres"),
     "densenet121/densenet121.onnx": (),
     "resnet50/resnet50.onnx": (),
     "inception_v3/inception_v3.onnx": ("cell05",),
@@ -722,8 +732,8 @@ def generate_all(fixtures, outdir, models, head_joint=False):
         model.forward(x)
         entries = {}
         for suffix in ("default",) + tuple(MODELS.get(rel, ())):
-            fs, cs, con, lam = VARIANTS[suffix]
-            walk = WeightedWalk(model, fs, cs, con, lam, head_joint)
+            fs, cs, con, lam, grid = VARIANTS[suffix]
+            walk = WeightedWalk(model, fs, cs, con, lam, head_joint, cells=grid)
             try:
                 Wi = walk.run()
             except SpecError as e:
@@ -734,7 +744,7 @@ def generate_all(fixtures, outdir, models, head_joint=False):
             np.save(os.path.join(outdir, name), Wi.astype(np.float32))
             rf = getattr(walk, "rf", None)
             entries[suffix] = {
-                "file": name, "flatShare": fs, "cellShare": cs, "contrast": con, "softmaxShare": lam,
+                "file": name, "flatShare": fs, "cellShare": cs, "cells": grid, "contrast": con, "softmaxShare": lam,
                 "headJoint": head_joint, "target": walk.target, "sum": float(Wi.sum()), "max": float(Wi.max()),
                 "walkSum": float(walk.walk_weights.sum()),
                 "headTensors": walk.head_names,
@@ -757,6 +767,7 @@ def main():
     ap.add_argument("--target", type=int, default=None)
     ap.add_argument("--flat-share", type=float, default=0.5)
     ap.add_argument("--cell-share", type=float, default=1.0)
+    ap.add_argument("--cells", choices=["blocks", "centres"], default="blocks")
     ap.add_argument("--contrast", choices=["softmax", "mean", "none"], default="softmax",
                     help="start: z_t - sum_{k!=t} q_k z_k with q_k = lam p_k/(1-p_t) + (1-lam)/(N-1) (softmax), "
                          "q_k = 1/(N-1) (mean), z_t alone (none)")
@@ -770,7 +781,7 @@ def main():
         generate_all(args.all[0], args.all[1], args.models or list(MODELS), args.head_joint)
         return 0
     walk, Wi = run_one(args.model, args.input, args.target, args.flat_share, args.cell_share,
-                       args.contrast, args.softmax_share, args.head_joint)
+                       args.contrast, args.softmax_share, args.head_joint, args.cells)
     np.save(args.out, Wi.astype(np.float32))
     print("target=%d sum=%.6f walkSum=%.6f max=%.3e head=%s" % (
         walk.target, Wi.sum(), walk.walk_weights.sum(), Wi.max(), ",".join(walk.head_names)))

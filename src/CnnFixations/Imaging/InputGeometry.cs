@@ -24,4 +24,12 @@ public sealed record InputGeometry(int ImageWidth, int ImageHeight, int ResizedW
         long iy = (2L * yr + 1) * ImageHeight / (2L * ResizedHeight);
         return ((int)Math.Min(ix, ImageWidth - 1), (int)Math.Min(iy, ImageHeight - 1));
     }
+
+    /// <summary>
+    /// Original-image pixels per network-input pixel, the larger of the two axes (the region's size over the
+    /// input's, times the image's size over the resized image's).
+    /// </summary>
+    public double ImagePixelsPerInputPixel(int inputHeight, int inputWidth) => Math.Max(
+        (double)Region.Width / inputWidth * ImageWidth / ResizedWidth,
+        (double)Region.Height / inputHeight * ImageHeight / ResizedHeight);
 }

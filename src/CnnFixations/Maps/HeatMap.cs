@@ -15,6 +15,28 @@ public static class HeatMap
         FromWeightedPoints(points, null, width, height, sigma);
 
     /// <summary>
+    /// <c>(1 - share) * fine + share * coarse</c> per pixel (both maps normalized to a maximum of 1), divided
+    /// by its maximum; all zeros when both are.
+    /// </summary>
+    public static float[] Mix(float[] fine, float[] coarse, double share)
+    {
+        ArgumentNullException.ThrowIfNull(fine);
+        ArgumentNullException.ThrowIfNull(coarse);
+        if (fine.Length != coarse.Length) throw new ArgumentException("the two maps must have the same size");
+        if (!(share >= 0 && share <= 1)) throw new CnnFixationsException($"the coarse share of a heat map must lie in 0..1, got {share}");
+        var result = new float[fine.Length];
+        float max = 0;
+        for (int i = 0; i < result.Length; i++)
+        {
+            float v = (float)((1 - share) * fine[i] + share * coarse[i]);
+            result[i] = v;
+            if (v > max) max = v;
+        }
+        if (max > 0) TensorPrimitives.Divide(result, max, result);
+        return result;
+    }
+
+    /// <summary>
     /// As <see cref="FromPoints"/>, each point counting with its weight (null: 1 each); weights must be
     /// non-negative. Used by the weighted rules, whose every input pixel carries a share of the target.
     /// </summary>

@@ -68,7 +68,7 @@ public sealed record UnravelOptions
     public double CellShare { get; init; } = 1;
 
     /// <summary>Weighted rules: how the input is divided into cells (<see cref="CellGrid"/>).</summary>
-    public CellGrid CellGrid { get; init; } = CellGrid.Centres;
+    public CellGrid CellGrid { get; init; } = CellGrid.Blocks;
 
     /// <summary>Weighted rules: the input fixations are the heaviest input pixels that together hold this share of the weight.</summary>
     public double FixationMass { get; init; } = 0.5;

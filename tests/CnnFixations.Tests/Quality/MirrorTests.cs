@@ -13,7 +13,7 @@ public class MirrorTests
 {
     private const double Tolerance = 0.07;
 
-    public static TheoryData<string> Rules() => new() { "weighted", "weighted-blocks" };
+    public static TheoryData<string> Rules() => new() { "weighted" };
 
     /// <summary>Eight different photos: samples/, then ../shared/images when present (names not taken yet).</summary>
     private static IEnumerable<string> Photos()
@@ -34,7 +34,6 @@ public class MirrorTests
         var options = rules switch
         {
             "weighted" => UnravelOptions.Default,
-            "weighted-blocks" => UnravelOptions.Default with { CellGrid = CellGrid.Blocks },
             _ => UnravelOptions.Paper,
         };
         var model = OnnxModel.Load(TestPaths.BundledModel);

@@ -44,6 +44,12 @@ public class WeightedReferenceTests
             var other => throw new InvalidDataException($"unknown contrast '{other}' in index.json"),
         },
         SoftmaxShare = entry.GetProperty("softmaxShare").GetDouble(),
+        CellGrid = entry.GetProperty("cells").GetString() switch
+        {
+            "blocks" => CellGrid.Blocks,
+            "centres" => CellGrid.Centres,
+            var other => throw new InvalidDataException($"unknown cells '{other}' in index.json"),
+        },
         FoldBatchNorm = true,
     };
 

@@ -241,15 +241,28 @@ public sealed class WeightedWalk
     /// <summary>
     /// Which cell row (or column) each input row (or column) belongs to: the head position whose receptive-field
     /// centre is nearest (an input row halfway between two centres belongs half to each, so no side is
-    /// preferred); without a receptive field (a head reached through non-window ops), equal blocks
-    /// (row y in cell <c>floor(y * cells / size)</c>).
+    /// preferred); with <see cref="CellGrid.Blocks"/> or without a receptive field (a head reached through
+    /// non-window ops), equal blocks (cell i spans rows <c>[i * size / cells, (i + 1) * size / cells)</c>; a row
+    /// that straddles two blocks belongs to each by its overlap).
     /// </summary>
     private static (int Cell, double Part)[][] Membership(int size, int cells, Func<int, long>? centre)
     {
         var result = new (int, double)[size][];
         for (int y = 0; y < size; y++)
         {
-            if (centre == null) { result[y] = new[] { (y * cells / size, 1.0) }; continue; }
+            if (centre == null)
+            {
+                // Equal blocks: cell i spans [i * size / cells, (i + 1) * size / cells); row y's part in it is the overlap
+                // of [y, y + 1) with that span (exact in units of 1/cells), so the split is mirror-symmetric.
+                var parts = new List<(int, double)>(2);
+                for (int i = (int)((long)y * cells / size); i < cells && (long)i * size < (long)(y + 1) * cells; i++)
+                {
+                    long overlap = Math.Min((long)(y + 1) * cells, (long)(i + 1) * size) - Math.Max((long)y * cells, (long)i * size);
+                    if (overlap > 0) parts.Add((i, (double)overlap / cells));
+                }
+                result[y] = parts.ToArray();
+                continue;
+            }
             long best = long.MaxValue;
             for (int i = 0; i < cells; i++) best = Math.Min(best, Math.Abs(y - centre(i)));
             var nearest = Enumerable.Range(0, cells).Where(i => Math.Abs(y - centre(i)) == best).ToArray();
