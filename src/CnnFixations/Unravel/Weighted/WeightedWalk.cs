@@ -311,6 +311,15 @@ public sealed class WeightedWalk
 
     internal ConstTensor Constant(string tensor, GraphNode node) => _values.Constant(tensor, node);
 
+    /// <summary>Makes <paramref name="weights"/> the weight buffer of <paramref name="tensor"/> if it has none yet.</summary>
+    internal bool Adopt(string tensor, float[] weights)
+    {
+        if (_weights.ContainsKey(tensor)) return false;
+        _weights[tensor] = weights;
+        _order.Add(tensor);
+        return true;
+    }
+
     internal float[] WeightsOf(string tensor, GraphNode node)
     {
         if (!_weights.TryGetValue(tensor, out var w))
