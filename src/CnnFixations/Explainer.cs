@@ -49,6 +49,9 @@ public sealed class Explainer : IDisposable
     private readonly object _constantsLock = new();
     private readonly int _threads;
 
+    /// <summary>Weight buffers that the weighted walks of this explainer reuse (see <see cref="WeightBuffers"/>).</summary>
+    private readonly WeightBuffers _weightBuffers = new();
+
     /// <summary>Parses the walk's plan for <paramref name="model"/> and creates its ONNX Runtime session.</summary>
     /// <param name="model">The classifier.</param>
     /// <param name="options">The walk's options (default: the specification's).</param>
@@ -233,7 +236,7 @@ public sealed class Explainer : IDisposable
         WeightedResult? weights = null;
         if (Options.Rules == RuleFamily.Weighted)
         {
-            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.RunFromClass(LogitsTensor, target);
+            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromClass(LogitsTensor, target);
             result = WeightedFixations(weights, start);
         }
         else
@@ -297,7 +300,7 @@ public sealed class Explainer : IDisposable
             double total = 0;
             foreach (int i in set.Indices()) if (a[i] > 0) total += a[i];
             foreach (int i in set.Indices()) if (a[i] > 0 && total > 0) w[i] = (float)(a[i] / total);
-            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.RunFromWeights(w);
+            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromWeights(w);
             result = WeightedFixations(weights, set);
         }
         else

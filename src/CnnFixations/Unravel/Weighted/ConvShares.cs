@@ -107,7 +107,8 @@ internal static class ConvShares
                     for (int kk = 0; kk < cinG; kk++)
                     {
                         float wv = c.Weight(o, kk, 0, 0);
-                        if (wv != 0 && !float.IsNaN(wv)) terms1.Add((o / coutG * cinG + kk) * block, wv);
+                        int k = o / coutG * cinG + kk;
+                        if (wv != 0 && !float.IsNaN(wv)) terms1.Add((wv > 0 ? k : cin + k) * block, wv);
                     }
                 terms1.End();
             }
@@ -136,7 +137,7 @@ internal static class ConvShares
             var taps = new Vector<double>(cinG);
             ParallelChunks.Run(blocks, 2L * cout * cinG * plane, threads, (from, to) =>
             {
-                var xs = floatPool.Rent(cin * block);
+                var xs = floatPool.Rent(2 * cin * block); // positive parts of the block's inputs, then negative parts
                 var fs = floatPool.Rent(cout * block);
                 var es = floatPool.Rent(cout * block);
                 var tail = new float[block];
@@ -149,15 +150,12 @@ internal static class ConvShares
                     {
                         int p0 = b * block, lanes = Math.Min(block, plane - p0);
                         for (int k = 0; k < cin; k++)
-                        {
-                            c.X.AsSpan(k * plane + p0, lanes).CopyTo(xs.AsSpan(k * block));
-                            if (lanes < block) xs.AsSpan(k * block + lanes, block - lanes).Clear();
-                        }
+                            Split(c.X.AsSpan(k * plane + p0, lanes), xs.AsSpan(k * block, block), xs.AsSpan((cin + k) * block, block));
                         // Pass 1 and the shares of every active output neuron of the block.
                         for (int o = 0; o < cout; o++)
                         {
                             if (!active[o]) continue;
-                            Positive4(ref xRef, terms1.Offsets(o), terms1.Weights(o), out var s0, out var s1, out var s2, out var s3);
+                            Weighted4(ref xRef, terms1.Offsets(o), terms1.Weights(o), out var s0, out var s1, out var s2, out var s3);
                             ref float r = ref c.Output[o * plane + p0];
                             if (lanes < block)
                             {
@@ -181,11 +179,12 @@ internal static class ConvShares
                             {
                                 Weighted4(ref fRef, termsPos.Offsets(k), termsPos.Weights(k), out var p0v, out var p1v, out var p2v, out var p3v);
                                 Weighted4(ref fRef, termsNeg.Offsets(k), termsNeg.Weights(k), out var n0v, out var n1v, out var n2v, out var n3v);
-                                ref float a = ref Unsafe.Add(ref xRef, k * block);
-                                var t0 = Combine(ref a, 0, p0v, n0v, e0);
-                                var t1 = Combine(ref a, n, p1v, n1v, e1);
-                                var t2 = Combine(ref a, 2 * n, p2v, n2v, e2);
-                                var t3 = Combine(ref a, 3 * n, p3v, n3v, e3);
+                                ref float pos = ref Unsafe.Add(ref xRef, k * block);
+                                ref float neg = ref Unsafe.Add(ref xRef, (cin + k) * block);
+                                var t0 = Combine(ref pos, ref neg, 0, p0v, n0v, e0);
+                                var t1 = Combine(ref pos, ref neg, n, p1v, n1v, e1);
+                                var t2 = Combine(ref pos, ref neg, 2 * n, p2v, n2v, e2);
+                                var t3 = Combine(ref pos, ref neg, 3 * n, p3v, n3v, e3);
                                 if (lanes == block)
                                 {
                                     ref float dst = ref c.Input[k * plane + p0];
@@ -489,6 +488,32 @@ internal static class ConvShares
         var remaining = Vector.ConditionalSelect(finite, r * new Vector<double>(rest), r * Vector<double>.One);
         e = Vector.ConditionalSelect(valid & Vector.GreaterThan(remaining, zero), remaining / taps, zero);
     }
+
+    /// <summary>The positive and negative parts of <paramref name="x"/> (NaN and ±0: +0 in both), zeros past its end.</summary>
+    private static void Split(ReadOnlySpan<float> x, Span<float> pos, Span<float> neg)
+    {
+        int i = 0, n = Vector<float>.Count;
+        var zero = Vector<float>.Zero;
+        for (; i <= x.Length - n; i += n)
+        {
+            var v = new Vector<float>(x.Slice(i));
+            Vector.ConditionalSelect(Vector.GreaterThan(v, zero), v, zero).CopyTo(pos.Slice(i));
+            Vector.ConditionalSelect(Vector.LessThan(v, zero), v, zero).CopyTo(neg.Slice(i));
+        }
+        for (; i < x.Length; i++)
+        {
+            float v = x[i];
+            pos[i] = v > 0 ? v : 0;
+            neg[i] = v < 0 ? v : 0;
+        }
+        pos.Slice(x.Length).Clear();
+        neg.Slice(x.Length).Clear();
+    }
+
+    /// <summary><c>pos * gPos + neg * gNeg + gEven</c> for one vector of inputs split into parts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Combine(ref float pos, ref float neg, int offset, Vector<float> gPos, Vector<float> gNeg, Vector<float> gEven) =>
+        Vector.LoadUnsafe(ref pos, (nuint)offset) * gPos + Vector.LoadUnsafe(ref neg, (nuint)offset) * gNeg + gEven;
 
     /// <summary><c>a+ * gPos + a- * gNeg + gEven</c> for one vector of inputs <c>a</c> (NaN counts as neither part).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

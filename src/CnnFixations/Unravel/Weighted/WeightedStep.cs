@@ -41,8 +41,8 @@ public sealed class WeightedStep
 
     /// <summary>
     /// Adds the output's weights to input <paramref name="i"/> (flat index to flat index, or onto a broadcast input).
-    /// When the input has the output's size and no weights yet, the output's buffer becomes the input's (0 + w = w:
-    /// the weights are never -0), so nothing is copied; the output's weights are not read again.
+    /// When the input has the output's size and no weights yet, and the walk reuses buffers, the output's buffer
+    /// becomes the input's (0 + w = w: the weights are never -0), so nothing is copied; the output's weights are not read again.
     /// </summary>
     public void PassThrough(int i)
     {
