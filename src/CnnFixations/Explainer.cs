@@ -270,7 +270,7 @@ public sealed class Explainer : IDisposable
                 if (v > 0) { pixel[p] += v; total += v; }
             }
         double acc = 0;
-        foreach (int p in Enumerable.Range(0, plane).Where(p => pixel[p] > 0).OrderByDescending(p => pixel[p]).ThenBy(p => p))
+        foreach (int p in HeaviestFirst(pixel))
         {
             if (acc >= Options.FixationMass * total) break;
             acc += pixel[p];
@@ -281,6 +281,25 @@ public sealed class Explainer : IDisposable
         }
         var layers = new List<Unravel.FixationSet> { start, set };
         return new UnravelResult(set, layers, new Dictionary<string, double>(), Array.Empty<(string, double)>());
+    }
+
+    /// <summary>The indices of the positive values, largest value first, equal values by index.</summary>
+    internal static int[] HeaviestFirst(double[] values)
+    {
+        int count = 0;
+        foreach (double v in values) if (v > 0) count++;
+        var keys = new double[count];
+        var indices = new int[count];
+        for (int p = 0, i = 0; p < values.Length; p++)
+            if (values[p] > 0) { keys[i] = -values[p]; indices[i++] = p; }
+        Array.Sort(keys, indices);
+        // The sort is not stable: put each run of equal values back in index order.
+        for (int start = 0, end; start < count; start = end)
+        {
+            for (end = start + 1; end < count && keys[end] == keys[start]; end++) { }
+            if (end - start > 1) Array.Sort(indices, start, end - start);
+        }
+        return indices;
     }
 
     /// <summary>Unravels from a neuron or channel of the start tensor (any layer); the prediction is reported alongside.</summary>

@@ -105,3 +105,22 @@ public class ConvSharesTests
             }
     }
 }
+
+/// <summary>The order of the weighted fixations: heaviest pixel first, equal weights by index (as the LINQ ordering it replaces).</summary>
+public class HeaviestFirstTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Orders_like_OrderByDescending_ThenBy_index(int seed)
+    {
+        var rng = new Random(seed);
+        var values = new double[5000];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = rng.Next(6) switch { 0 => 0, 1 => -1, 2 => double.NaN, 3 => rng.Next(5) * 0.25, _ => rng.NextDouble() };
+        var want = Enumerable.Range(0, values.Length).Where(p => values[p] > 0).OrderByDescending(p => values[p]).ThenBy(p => p).ToArray();
+        Assert.Equal(want, Explainer.HeaviestFirst(values));
+    }
+}
