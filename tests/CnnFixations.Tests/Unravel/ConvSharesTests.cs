@@ -54,7 +54,13 @@ public class ConvSharesTests
             };
         var w = new float[cout * cinG * kh * kw];
         for (int i = 0; i < w.Length; i++)
-            w[i] = rng.Next(30) switch { 0 => 0f, 1 when seed % 3 == 0 => float.NaN, _ => (float)(rng.NextDouble() * 2 - 1) };
+            w[i] = rng.Next(30) switch
+            {
+                0 => 0f,
+                1 when seed % 3 == 0 => float.NaN,
+                2 when seed % 5 == 0 => rng.Next(2) == 0 ? float.PositiveInfinity : float.NegativeInfinity,
+                _ => (float)(rng.NextDouble() * 2 - 1),
+            };
         float[]? sign = seed % 2 == 0 ? null : Enumerable.Range(0, cout).Select(_ => rng.Next(3) == 0 ? -1f : 1f).ToArray();
         var output = new float[cout * outH * outW];
         for (int i = 0; i < output.Length; i++) output[i] = rng.Next(4) == 0 ? 0f : (float)rng.NextDouble() * 1e-3f;

@@ -21,10 +21,11 @@ namespace CnnFixations.Unravel;
 /// and <c>E</c> (even shares) over output channels, then taps, in order; it gains <c>a+ * G+ + a- * G- + E</c>.</item>
 /// </list>
 /// A 1x1 convolution with stride 1 and no padding runs both passes block by block of 4 vectors of positions
-/// (every output and input channel of a block in cache); other convolutions copy their input into zero-padded
+/// (every output and input channel of a block in cache; its lists of weights are made once per node); other convolutions copy their input into zero-padded
 /// planes (split by column phase for a column stride above 1) so that every tap reads a contiguous run, and a
 /// convolution with many groups (depthwise) runs group by group. Every sum is made by one thread, in the
-/// same order whatever the thread count.
+/// same order whatever the thread count. A layer with an infinite weight runs in the plain loops (an infinite
+/// weight times a padded zero would be NaN here where they multiply nothing).
 /// </summary>
 internal static class ConvShares
 {
@@ -37,9 +38,17 @@ internal static class ConvShares
     private static int Block => 4 * Vector<float>.Count;
 
     public static void Run(float[] x, int cin, int inH, int inW, float[] w, int cout, int cinG, int kh, int kw, int group, Window2D window,
-        int outH, int outW, float[]? sign, float[] output, float[] input, double flat, int threads)
+        int outH, int outW, float[]? sign, float[] output, float[] input, double flat, int threads, object? node = null)
     {
+        // node: where the lists of a 1x1 convolution's weights are kept between walks (null: made for this call).
         int coutG = cout / group, outPlane = outH * outW;
+        if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(w) && Array.Exists(w, float.IsInfinity))
+        {
+            // An infinite weight times a zero (a padded tap, an output without weight) is NaN where the plain
+            // loops multiply nothing: they run such a layer.
+            PositiveShares.ConvReference(x, cin, inH, inW, w, cout, cinG, kh, kw, group, window, outH, outW, sign, output, input, flat, threads, evenFallback: true);
+            return;
+        }
         var active = new bool[cout];
         bool anyActive = false;
         for (int o = 0; o < cout; o++) anyActive |= active[o] = AnyPositive(output.AsSpan(o * outPlane, outPlane));
@@ -50,7 +59,7 @@ internal static class ConvShares
         bool whole = kh == 1 && kw == 1 && window.StrideH == 1 && window.StrideW == 1 && window.PadTop == 0 && window.PadLeft == 0 && inH == outH && inW == outW;
         if (whole)
         {
-            Whole(c, threads);
+            Whole(c, threads, node);
             return;
         }
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
@@ -86,53 +95,81 @@ internal static class ConvShares
         return false;
     }
 
-    /// <summary>A 1x1 convolution with stride 1 and no padding, block by block of positions.</summary>
-    private static void Whole(Conv c, int threads)
+    /// <summary>
+    /// The term lists of a 1x1 convolution, which depend on its weights only (not on the walk): pass 1 per output
+    /// channel (input channel order, offsets into the positive or negative part of the input block), pass 2 per
+    /// input channel (output channel order, offsets into the factor block), positive and negative weights apart,
+    /// and per group every output channel (the even shares). Kept per node, with the weights they were made from.
+    /// </summary>
+    private sealed class WholeTerms(float[] w, float[]? sign, int block, Terms pass1, Terms pos, Terms neg, Terms even)
     {
-        int cin = c.Cin, cout = c.Cout, cinG = c.CinG, coutG = c.CoutG, group = c.Group, plane = c.OutH * c.OutW, block = Block, n = Vector<float>.Count;
-        var active = c.Active;
-        var intPool = ArrayPool<int>.Shared;
-        var floatPool = ArrayPool<float>.Shared;
-        // Pass 1 terms per output channel (input channel order); pass 2 terms per input channel (output channel order),
-        // positive and negative weights apart; even terms per group. Offsets are into the block buffers.
-        var terms1 = new Terms(cout, cout * cinG, intPool, floatPool);
-        var termsPos = new Terms(cin, cin * coutG, intPool, floatPool);
-        var termsNeg = new Terms(cin, cin * coutG, intPool, floatPool);
-        var termsEven = new Terms(group, cout, intPool, floatPool);
-        try
+        public Terms Pass1 => pass1;
+        public Terms Pos => pos;
+        public Terms Neg => neg;
+        public Terms Even => even;
+
+        public bool Fits(float[] weights, float[]? signs, int blockSize) =>
+            blockSize == block && weights.AsSpan().SequenceEqual(w) && (signs == null ? sign == null : sign != null && signs.AsSpan().SequenceEqual(sign));
+
+        public static WholeTerms Make(Conv c, int block)
         {
+            int cin = c.Cin, cout = c.Cout, cinG = c.CinG, coutG = c.CoutG;
+            var pass1 = new Terms(cout, cout * cinG);
+            var pos = new Terms(cin, cin * coutG);
+            var neg = new Terms(cin, cin * coutG);
+            var even = new Terms(c.Group, cout);
             for (int o = 0; o < cout; o++)
             {
-                if (active[o])
-                    for (int kk = 0; kk < cinG; kk++)
-                    {
-                        float wv = c.Weight(o, kk, 0, 0);
-                        int k = o / coutG * cinG + kk;
-                        if (wv != 0 && !float.IsNaN(wv)) terms1.Add((wv > 0 ? k : cin + k) * block, wv);
-                    }
-                terms1.End();
+                for (int kk = 0; kk < cinG; kk++)
+                {
+                    float wv = c.Weight(o, kk, 0, 0);
+                    int k = o / coutG * cinG + kk;
+                    if (wv != 0 && !float.IsNaN(wv)) pass1.Add((wv > 0 ? k : cin + k) * block, wv);
+                }
+                pass1.End();
             }
             for (int k = 0; k < cin; k++)
             {
                 int g = k / cinG, kk = k % cinG;
                 for (int o = g * coutG; o < (g + 1) * coutG; o++)
                 {
-                    if (!active[o]) continue;
                     float wv = c.Weight(o, kk, 0, 0);
-                    if (wv > 0) termsPos.Add(o * block, wv);
-                    else if (wv < 0) termsNeg.Add(o * block, wv);
+                    if (wv > 0) pos.Add(o * block, wv);
+                    else if (wv < 0) neg.Add(o * block, wv);
                 }
-                termsPos.End();
-                termsNeg.End();
+                pos.End();
+                neg.End();
             }
-            var touched = new bool[group];
-            for (int g = 0; g < group; g++)
+            for (int g = 0; g < c.Group; g++)
             {
-                for (int o = g * coutG; o < (g + 1) * coutG; o++)
-                    if (active[o]) { termsEven.Add(o * block, 0); touched[g] = true; }
-                termsEven.End();
+                for (int o = g * coutG; o < (g + 1) * coutG; o++) even.Add(o * block, 0);
+                even.End();
             }
+            return new WholeTerms((float[])c.W.Clone(), (float[]?)c.Sign?.Clone(), block, pass1, pos, neg, even);
+        }
+    }
 
+    private static readonly ConditionalWeakTable<object, WholeTerms> TermsOfNode = new();
+
+    /// <summary>A 1x1 convolution with stride 1 and no padding, block by block of positions.</summary>
+    private static void Whole(Conv c, int threads, object? node)
+    {
+        int cin = c.Cin, cout = c.Cout, cinG = c.CinG, coutG = c.CoutG, group = c.Group, plane = c.OutH * c.OutW, block = Block, n = Vector<float>.Count;
+        var active = c.Active;
+        var floatPool = ArrayPool<float>.Shared;
+        // Inactive output channels are in the pass 2 lists too: their factors and even shares are zeros, which add
+        // w * 0 = ±0, nothing (the weights are finite here).
+        WholeTerms? terms = null;
+        if (node != null && TermsOfNode.TryGetValue(node, out var kept) && kept.Fits(c.W, c.Sign, block)) terms = kept;
+        else
+        {
+            terms = WholeTerms.Make(c, block);
+            if (node != null) TermsOfNode.AddOrUpdate(node, terms);
+        }
+        var (terms1, termsPos, termsNeg, termsEven) = (terms.Pass1, terms.Pos, terms.Neg, terms.Even);
+        var touched = new bool[group];
+        for (int o = 0; o < cout; o++) touched[o / coutG] |= active[o];
+        {
             int blocks = (plane + block - 1) / block;
             var taps = new Vector<double>(cinG);
             ParallelChunks.Run(blocks, 2L * cout * cinG * plane, threads, (from, to) =>
@@ -154,7 +191,12 @@ internal static class ConvShares
                         // Pass 1 and the shares of every active output neuron of the block.
                         for (int o = 0; o < cout; o++)
                         {
-                            if (!active[o]) continue;
+                            if (!active[o])
+                            {
+                                fs.AsSpan(o * block, block).Clear();
+                                es.AsSpan(o * block, block).Clear();
+                                continue;
+                            }
                             Weighted4(ref xRef, terms1.Offsets(o), terms1.Weights(o), out var s0, out var s1, out var s2, out var s3);
                             ref float r = ref c.Output[o * plane + p0];
                             if (lanes < block)
@@ -212,13 +254,6 @@ internal static class ConvShares
                     floatPool.Return(es);
                 }
             });
-        }
-        finally
-        {
-            terms1.Return();
-            termsPos.Return();
-            termsNeg.Return();
-            termsEven.Return();
         }
     }
 
@@ -586,23 +621,12 @@ internal static class ConvShares
         (a0, a1, a2, a3) = (s0, s1, s2, s3);
     }
 
-    /// <summary>Lists of terms (offset, weight), one list after the other, in pooled arrays.</summary>
-    private sealed class Terms
+    /// <summary>Lists of terms (offset, weight), one list after the other.</summary>
+    private sealed class Terms(int lists, int capacity)
     {
-        private readonly int[] _offsets, _starts;
-        private readonly float[] _weights;
-        private readonly ArrayPool<int> _intPool;
-        private readonly ArrayPool<float> _floatPool;
+        private readonly int[] _offsets = new int[capacity], _starts = new int[lists + 1];
+        private readonly float[] _weights = new float[capacity];
         private int _count, _lists;
-
-        public Terms(int lists, int capacity, ArrayPool<int> intPool, ArrayPool<float> floatPool)
-        {
-            (_intPool, _floatPool) = (intPool, floatPool);
-            _offsets = intPool.Rent(Math.Max(1, capacity));
-            _weights = floatPool.Rent(Math.Max(1, capacity));
-            _starts = intPool.Rent(lists + 1);
-            _starts[0] = 0;
-        }
 
         public void Add(int offset, float weight)
         {
@@ -615,12 +639,5 @@ internal static class ConvShares
 
         public ReadOnlySpan<int> Offsets(int list) => _offsets.AsSpan(_starts[list], _starts[list + 1] - _starts[list]);
         public ReadOnlySpan<float> Weights(int list) => _weights.AsSpan(_starts[list], _starts[list + 1] - _starts[list]);
-
-        public void Return()
-        {
-            _intPool.Return(_offsets);
-            _intPool.Return(_starts);
-            _floatPool.Return(_weights);
-        }
     }
 }
