@@ -108,8 +108,12 @@ internal static class ConvShares
         public Terms Neg => neg;
         public Terms Even => even;
 
+        /// <summary>Whether these lists were made from this weight array (the model's constant) with these signs.</summary>
         public bool Fits(float[] weights, float[]? signs, int blockSize) =>
-            blockSize == block && weights.AsSpan().SequenceEqual(w) && (signs == null ? sign == null : sign != null && signs.AsSpan().SequenceEqual(sign));
+            blockSize == block && ReferenceEquals(weights, w) && (signs == null ? sign == null : sign != null && signs.AsSpan().SequenceEqual(sign));
+
+        /// <summary>Bytes held by the lists.</summary>
+        public long Bytes => pass1.Bytes + pos.Bytes + neg.Bytes + even.Bytes;
 
         public static WholeTerms Make(Conv c, int block)
         {
@@ -145,11 +149,16 @@ internal static class ConvShares
                 for (int o = g * coutG; o < (g + 1) * coutG; o++) even.Add(o * block, 0);
                 even.End();
             }
-            return new WholeTerms((float[])c.W.Clone(), (float[]?)c.Sign?.Clone(), block, pass1, pos, neg, even);
+            return new WholeTerms(c.W, (float[]?)c.Sign?.Clone(), block, pass1, pos, neg, even);
         }
     }
 
     private static readonly ConditionalWeakTable<object, WholeTerms> TermsOfNode = new();
+
+    /// <summary>Lists are kept for nodes until they hold this many bytes in all (then later nodes make theirs per walk).</summary>
+    private const long MaxKeptBytes = 64L << 20;
+
+    private static long _keptBytes;
 
     /// <summary>A 1x1 convolution with stride 1 and no padding, block by block of positions.</summary>
     private static void Whole(Conv c, int threads, object? node)
@@ -164,7 +173,7 @@ internal static class ConvShares
         else
         {
             terms = WholeTerms.Make(c, block);
-            if (node != null) TermsOfNode.AddOrUpdate(node, terms);
+            if (node != null && Interlocked.Add(ref _keptBytes, terms.Bytes) <= MaxKeptBytes) TermsOfNode.AddOrUpdate(node, terms);
         }
         var (terms1, termsPos, termsNeg, termsEven) = (terms.Pass1, terms.Pos, terms.Neg, terms.Even);
         var touched = new bool[group];
@@ -636,6 +645,8 @@ internal static class ConvShares
 
         /// <summary>Ends the current list.</summary>
         public void End() => _starts[++_lists] = _count;
+
+        public long Bytes => 4L * (_offsets.Length + _starts.Length + _weights.Length);
 
         public ReadOnlySpan<int> Offsets(int list) => _offsets.AsSpan(_starts[list], _starts[list + 1] - _starts[list]);
         public ReadOnlySpan<float> Weights(int list) => _weights.AsSpan(_starts[list], _starts[list + 1] - _starts[list]);
