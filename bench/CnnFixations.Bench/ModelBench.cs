@@ -142,6 +142,8 @@ internal static class ModelBench
     public static void Profile(string modelPath, int iterations)
     {
         var model = OnnxModel.Load(modelPath);
+        // CNNFIX_REFERENCE_CONV=1: the weighted Conv rule in its plain loops (the code before the vector kernels), for comparison.
+        CnnFixations.Unravel.PositiveShares.ReferenceConv = Environment.GetEnvironmentVariable("CNNFIX_REFERENCE_CONV") == "1";
         using var explainer = new Explainer(model);
         var pre = Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;
         var input = ExplanationInput.FromImage(BenchArguments.Parse(Array.Empty<string>()).Image, pre, model.InputShape[2], model.InputShape[3]);
@@ -161,6 +163,20 @@ internal static class ModelBench
             $"per walk {(GC.GetTotalAllocatedBytes() - allocated) / iterations / 1e6:F2} MB allocated, GCs {GC.CollectionCount(0) - gc[0]}/{GC.CollectionCount(1) - gc[1]}/{GC.CollectionCount(2) - gc[2]}");
         Console.WriteLine($"  bitsets {median.Fixations.Layers.Sum(l => (long)l.Length) / 8 / 1e6:F2} MB over {median.Fixations.Layers.Count} sets");
         foreach (var (rule, ms) in median.Fixations.RuleMilliseconds.OrderByDescending(r => r.Value)) Console.WriteLine($"  {rule,-22} {ms,8:F2}");
+        if (median.Weights is { } weighted)
+        {
+            // The weighted walk (the default rules): time per op type and the slowest nodes.
+            Console.WriteLine($"  weighted walk, nodes {weighted.NodeMilliseconds.Sum(n => n.Ms):F2} ms, other {median.UnravelMs - weighted.NodeMilliseconds.Sum(n => n.Ms):F2} ms");
+            foreach (var group in weighted.NodeMilliseconds.GroupBy(n => n.Node.Split(' ')[0]).OrderByDescending(g => g.Sum(n => n.Ms)))
+                Console.WriteLine($"  {group.Key,-22} {group.Sum(n => n.Ms),8:F2}  ({group.Count()} nodes)");
+            // Per node: the fastest of the runs (the machine may be shared), the 16 slowest nodes.
+            var fastest = runs.SelectMany(r => r.Weights!.NodeMilliseconds.Select((n, i) => (i, n.Node, n.Ms))).GroupBy(n => (n.i, n.Node))
+                .Select(g => (g.Key.Node, Ms: g.Min(n => n.Ms))).ToList();
+            Console.WriteLine($"  fastest per node: sum {fastest.Sum(n => n.Ms):F2} ms");
+            foreach (var group in fastest.GroupBy(n => n.Node.Split(' ')[0]).OrderByDescending(g => g.Sum(n => n.Ms)))
+                Console.WriteLine($"  {group.Key,-22} {group.Sum(n => n.Ms),8:F2}  ({group.Count()} nodes)");
+            foreach (var (node, ms) in fastest.OrderByDescending(n => n.Ms).Take(16)) Console.WriteLine($"  {ms,8:F3}  {node}");
+        }
         var best = runs[0];
         double convMacs = 0, convMs = 0;
         foreach (var (node, ms) in best.Fixations.NodeMilliseconds)

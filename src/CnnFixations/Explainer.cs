@@ -49,6 +49,9 @@ public sealed class Explainer : IDisposable
     private readonly object _constantsLock = new();
     private readonly int _threads;
 
+    /// <summary>Weight buffers that the weighted walks of this explainer reuse (see <see cref="WeightBuffers"/>).</summary>
+    private readonly WeightBuffers _weightBuffers = new();
+
     /// <summary>Parses the walk's plan for <paramref name="model"/> and creates its ONNX Runtime session.</summary>
     /// <param name="model">The classifier.</param>
     /// <param name="options">The walk's options (default: the specification's).</param>
@@ -238,7 +241,7 @@ public sealed class Explainer : IDisposable
         WeightedResult? weights = null;
         if (Options.Rules == RuleFamily.Weighted)
         {
-            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.RunFromClass(LogitsTensor, target);
+            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromClass(LogitsTensor, target);
             result = WeightedFixations(weights, start);
         }
         else
@@ -272,7 +275,7 @@ public sealed class Explainer : IDisposable
                 if (v > 0) { pixel[p] += v; total += v; }
             }
         double acc = 0;
-        foreach (int p in Enumerable.Range(0, plane).Where(p => pixel[p] > 0).OrderByDescending(p => pixel[p]).ThenBy(p => p))
+        foreach (int p in HeaviestFirst(pixel))
         {
             if (acc >= Options.FixationMass * total) break;
             acc += pixel[p];
@@ -283,6 +286,25 @@ public sealed class Explainer : IDisposable
         }
         var layers = new List<Unravel.FixationSet> { start, set };
         return new UnravelResult(set, layers, new Dictionary<string, double>(), Array.Empty<(string, double)>());
+    }
+
+    /// <summary>The indices of the positive values, largest value first, equal values by index.</summary>
+    internal static int[] HeaviestFirst(double[] values)
+    {
+        int count = 0;
+        foreach (double v in values) if (v > 0) count++;
+        var keys = new double[count];
+        var indices = new int[count];
+        for (int p = 0, i = 0; p < values.Length; p++)
+            if (values[p] > 0) { keys[i] = -values[p]; indices[i++] = p; }
+        Array.Sort(keys, indices);
+        // The sort is not stable: put each run of equal values back in index order.
+        for (int start = 0, end; start < count; start = end)
+        {
+            for (end = start + 1; end < count && keys[end] == keys[start]; end++) { }
+            if (end - start > 1) Array.Sort(indices, start, end - start);
+        }
+        return indices;
     }
 
     /// <summary>Unravels from a neuron or channel of the start tensor (any layer); the prediction is reported alongside.</summary>
@@ -302,7 +324,7 @@ public sealed class Explainer : IDisposable
             double total = 0;
             foreach (int i in set.Indices()) if (a[i] > 0) total += a[i];
             foreach (int i in set.Indices()) if (a[i] > 0 && total > 0) w[i] = (float)(a[i] / total);
-            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.RunFromWeights(w);
+            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromWeights(w);
             result = WeightedFixations(weights, set);
         }
         else

@@ -198,6 +198,11 @@ internal static class BackwardOps
         var win = Window2D.Of(c.Node, kh, kw, inH, inW, outH, outW);
         var dx = c.InputGradient(0);
         var dy = c.OutputGradient;
+        if (inH == 1 && inW == 1 && outH == 1 && outW == 1 && kh == 1 && kw == 1 && win.PadTop == 0 && win.PadLeft == 0)
+        {
+            MatrixVector(w.Data, dy, dx, cout, cinG, coutG);
+            return;
+        }
         for (int co = 0; co < cout; co++)
         {
             var dyPlane = dy.AsSpan(co * outH * outW, outH * outW);
@@ -225,13 +230,45 @@ internal static class BackwardOps
                             {
                                 int len = xLast - xFirst + 1;
                                 var target = dxPlane.Slice(row * inW + col0 + xFirst, len);
-                                TensorPrimitives.MultiplyAdd(dyRow.Slice(xFirst, len), wt, target, target);
+                                if (len < 8)
+                                    // Short rows (a classifier's 1x1 planes): the same products and sums without a call per row.
+                                    for (int i = 0; i < len; i++) target[i] += wt * dyRow[xFirst + i];
+                                else
+                                    TensorPrimitives.MultiplyAdd(dyRow.Slice(xFirst, len), wt, target, target);
                             }
                             else
                                 for (int x = xFirst; x <= xLast; x++) dxPlane[row * inW + col0 + x * win.StrideW] += wt * dyRow[x];
                         }
                     }
             }
+        }
+    }
+
+    /// <summary>
+    /// A Conv on a 1x1 input with a 1x1 kernel (a classifier): <c>dx[k] += w[co, k] * dy[co]</c> over co in order,
+    /// in vector lanes over k. The same sums as the loops above: a zero weight there is skipped, here it adds +0,
+    /// which leaves a sum that started at +0 as it was.
+    /// </summary>
+    private static void MatrixVector(float[] w, float[] dy, float[] dx, int cout, int cinG, int coutG)
+    {
+        int n = System.Numerics.Vector<float>.Count;
+        var zero = System.Numerics.Vector<float>.Zero;
+        for (int co = 0; co < cout; co++)
+        {
+            float d = dy[co];
+            if (Math.Abs(d) == 0) continue;
+            var dv = new System.Numerics.Vector<float>(d);
+            var row = w.AsSpan(co * cinG, cinG);
+            var target = dx.AsSpan(co / coutG * cinG, cinG);
+            int k = 0;
+            for (; k <= cinG - n; k += n)
+            {
+                var wv = new System.Numerics.Vector<float>(row.Slice(k));
+                var term = System.Numerics.Vector.ConditionalSelect(System.Numerics.Vector.Equals(wv, zero), zero, wv * dv);
+                (new System.Numerics.Vector<float>(target.Slice(k)) + term).CopyTo(target.Slice(k));
+            }
+            for (; k < cinG; k++)
+                if (row[k] != 0) target[k] += row[k] * d;
         }
     }
 

@@ -60,12 +60,14 @@ public sealed class AddRule : IUnravelRule
         var outShape = step.OutputShape;
         if (data.Length == 1)
         {
-            PositiveShares.Through(step.Output, outShape, step.InputWeights(data[0]), step.Shape(step.Node.Inputs[data[0]]));
+            step.PassThrough(data[0]);
             return;
         }
         var values = data.Select(step.Input).ToArray();
         var targets = data.Select(step.InputWeights).ToArray();
         var index = new int[data.Length];
+        // Operands of the output's size (a residual sum) map each flat index to itself.
+        bool same = values.All(v => v.Length == step.Output.Length);
         for (int flat = 0; flat < step.Output.Length; flat++)
         {
             double r = step.Output[flat];
@@ -73,7 +75,7 @@ public sealed class AddRule : IUnravelRule
             double total = 0;
             for (int j = 0; j < data.Length; j++)
             {
-                index[j] = Broadcast.MapIndex(flat, outShape, values[j].Shape);
+                index[j] = same ? flat : Broadcast.MapIndex(flat, outShape, values[j].Shape);
                 float v = values[j].Data[index[j]];
                 if (v > 0) total += v;
             }
@@ -122,7 +124,7 @@ public sealed class MulRule : IUnravelRule
             foreach (int i in data)
                 if (Shapes.SameShape(step.Shape(step.Node.Inputs[i]), step.OutputShape)) { follow = i; break; }
         if (follow < 0) throw step.Unsupported("no operand has the output's shape, so the gate cannot be told from the data");
-        PositiveShares.Through(step.Output, step.OutputShape, step.InputWeights(follow), step.Shape(step.Node.Inputs[follow]));
+        step.PassThrough(follow);
     }
 }
 
@@ -147,6 +149,6 @@ public sealed class ConstantOperandRule : IUnravelRule
     {
         var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
         if (data.Length != 1) throw step.Unsupported($"{step.Node.OpType} of two activations; only a constant operand is supported");
-        PositiveShares.Through(step.Output, step.OutputShape, step.InputWeights(data[0]), step.Shape(step.Node.Inputs[data[0]]));
+        step.PassThrough(data[0]);
     }
 }

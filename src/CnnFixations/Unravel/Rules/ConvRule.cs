@@ -131,7 +131,7 @@ public sealed class ConvRule : IUnravelRule
         }
         bool fullyConnected = outH * outW == 1 && group == 1;
         PositiveShares.Conv(x.Data, cin, inH, inW, wt.ToFloats(), cout, cinG, kh, kw, group, window, outH, outW, sign, step.Output,
-            step.InputWeights(0), fullyConnected ? 0 : step.Options.FlatShare, step.Threads, evenFallback: !fullyConnected);
+            step.InputWeights(0), fullyConnected ? 0 : step.Options.FlatShare, step.Threads, evenFallback: !fullyConnected, node: node);
     }
 
     /// <summary>The input channels at every position where a fixated neuron's 1x1 window lands, gathered once.</summary>

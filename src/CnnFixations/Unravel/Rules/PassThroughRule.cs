@@ -34,6 +34,6 @@ public sealed class PassThroughRule : IUnravelRule
         var inShape = step.Shape(input);
         if (Shapes.ElementCount(inShape) != step.Output.Length)
             throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.OutputShape)} differ in size");
-        PositiveShares.Through(step.Output, step.OutputShape, step.InputWeights(0), inShape);
+        step.PassThrough(0);
     }
 }

@@ -23,6 +23,6 @@ public sealed class ReshapeRule : IUnravelRule
         var inShape = step.Shape(step.Node.Inputs[0]);
         if (Shapes.ElementCount(inShape) != step.Output.Length)
             throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.OutputShape)} differ in size");
-        PositiveShares.Through(step.Output, step.OutputShape, step.InputWeights(0), inShape);
+        step.PassThrough(0);
     }
 }

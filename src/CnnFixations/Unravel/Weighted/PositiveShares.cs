@@ -17,7 +17,21 @@ internal static class PositiveShares
     /// <paramref name="sign"/> (per output channel, null: all +1) flips a channel whose folded BatchNormalization scale is negative.
     /// </summary>
     public static void Conv(float[] x, int cin, int inH, int inW, float[] w, int cout, int cinG, int kh, int kw, int group, Window2D window,
-        int outH, int outW, float[]? sign, float[] output, float[] input, double flat, int threads, bool evenFallback = true)
+        int outH, int outW, float[]? sign, float[] output, float[] input, double flat, int threads, bool evenFallback = true, object? node = null)
+    {
+        // A 1x1 output (fully connected form) has one position per plane: the plain loops do as well there.
+        if (ReferenceConv || outH * outW == 1 || !evenFallback)
+            ConvReference(x, cin, inH, inW, w, cout, cinG, kh, kw, group, window, outH, outW, sign, output, input, flat, threads, evenFallback);
+        else
+            ConvShares.Run(x, cin, inH, inW, w, cout, cinG, kh, kw, group, window, outH, outW, sign, output, input, flat, threads, node);
+    }
+
+    /// <summary>Tests: run every Conv through the plain loops of <see cref="ConvReference"/>.</summary>
+    internal static bool ReferenceConv { get; set; }
+
+    /// <summary>The plain loops of the weighted Conv rule, the specification of <see cref="ConvShares"/> (same results, bit for bit).</summary>
+    internal static void ConvReference(float[] x, int cin, int inH, int inW, float[] w, int cout, int cinG, int kh, int kw, int group, Window2D window,
+        int outH, int outW, float[]? sign, float[] output, float[] input, double flat, int threads, bool evenFallback)
     {
         int inPlane = inH * inW, outPlane = outH * outW, coutG = cout / group;
         bool whole = WholePlane(window, kh, kw, inH, inW, outH, outW);

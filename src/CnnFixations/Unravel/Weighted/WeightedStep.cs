@@ -39,5 +39,17 @@ public sealed class WeightedStep
     /// <summary>The weight buffer of input <paramref name="i"/> (zeroed when first asked for); rules add into it.</summary>
     public float[] InputWeights(int i) => _walk.WeightsOf(Node.Inputs[i], Node);
 
+    /// <summary>
+    /// Adds the output's weights to input <paramref name="i"/> (flat index to flat index, or onto a broadcast input).
+    /// When the input has the output's size and no weights yet, and the walk reuses buffers, the output's buffer
+    /// becomes the input's (0 + w = w: the weights are never -0), so nothing is copied; the output's weights are not read again.
+    /// </summary>
+    public void PassThrough(int i)
+    {
+        var inShape = Shape(Node.Inputs[i]);
+        if (Shapes.ElementCount(inShape) == Output.Length && _walk.Adopt(Node.Inputs[i], Output)) return;
+        PositiveShares.Through(Output, OutputShape, InputWeights(i), inShape);
+    }
+
     public UnsupportedOperatorException Unsupported(string why) => new($"{Node.Describe()}: {why}");
 }

@@ -3,6 +3,40 @@ using CnnFixations.Onnx;
 
 namespace CnnFixations.Unravel;
 
+/// <summary>
+/// Weight buffers of the weighted walk by exact length, kept between walks (an explainer holds one): a buffer
+/// is given back when its tensor's weights have been distributed and is zeroed when taken again, so that walks
+/// reuse memory instead of allocating (and the system zeroing) fresh pages. At most 256 MB are kept. Thread-safe.
+/// </summary>
+internal sealed class WeightBuffers
+{
+    private const long MaxBytes = 256L << 20;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, System.Collections.Concurrent.ConcurrentBag<float[]>> _free = new();
+    private long _bytes;
+
+    /// <summary>A zeroed buffer of <paramref name="length"/> floats.</summary>
+    public float[] Take(int length)
+    {
+        if (_free.TryGetValue(length, out var bag) && bag.TryTake(out var buffer))
+        {
+            Interlocked.Add(ref _bytes, -4L * length);
+            Array.Clear(buffer);
+            return buffer;
+        }
+        return new float[length];
+    }
+
+    public void Give(float[] buffer)
+    {
+        if (Interlocked.Add(ref _bytes, 4L * buffer.Length) > MaxBytes)
+        {
+            Interlocked.Add(ref _bytes, -4L * buffer.Length);
+            return;
+        }
+        _free.GetOrAdd(buffer.Length, _ => new()).Add(buffer);
+    }
+}
+
 /// <summary>The result of a weighted walk: the weight that reached every neuron of the network input.</summary>
 public sealed class WeightedResult
 {
@@ -52,6 +86,11 @@ public sealed class WeightedWalk
     private readonly ForwardValues _values;
     private readonly Dictionary<string, float[]> _weights = new(StringComparer.Ordinal);
     private readonly List<string> _order = new();
+    // Which tensor owns each weight buffer (a pass-through op hands its output's buffer to its input), the tensors
+    // whose weights were distributed, and those whose buffers went back to Buffers (for later tensors of the same size).
+    private readonly Dictionary<float[], string> _owner = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<string> _distributed = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _recycled = new(StringComparer.Ordinal);
 
     public WeightedWalk(OnnxModel model, UnravelPlan plan, RuleSet rules, UnravelOptions options, IReadOnlyDictionary<string, TensorValue> activations,
         IReadOnlyDictionary<string, int[]>? shapes = null)
@@ -66,6 +105,15 @@ public sealed class WeightedWalk
     public OnnxModel Model { get; }
     public UnravelOptions Options { get; }
     public int Threads { get; init; }
+
+    /// <summary>
+    /// Where weight buffers are taken from and given back to once a tensor's weights are distributed (zeroed when
+    /// taken again): an explainer keeps one for all its walks, so that walks reuse memory instead of allocating it.
+    /// With buffers, a pass-through op also hands its output's buffer to an input that has none yet (see
+    /// <see cref="WeightedStep.PassThrough"/>). Null (the default): every tensor keeps a buffer of its own, and
+    /// <see cref="WeightsOf"/> shows it after the walk.
+    /// </summary>
+    internal WeightBuffers? Buffers { get; init; }
 
     /// <summary>Ops that are linear in their data inputs (bias and offsets ignored), walked exactly by the head.</summary>
     internal static readonly HashSet<string> LinearOps = new(StringComparer.Ordinal)
@@ -214,7 +262,7 @@ public sealed class WeightedWalk
             for (int k = 0; k < c; k++)
                 for (int p = 0; p < h * w; p++) cells[p] += weights[k * h * w + p];
         }
-        foreach (var (tensor, w) in head.Weights) { _weights[tensor] = w; _order.Add(tensor); }
+        foreach (var (tensor, w) in head.Weights) { _weights[tensor] = w; _order.Add(tensor); _owner[w] = tensor; }
         var nodeMs = new List<(string, double)>();
         foreach (var node in _plan.Nodes)
         {
@@ -223,6 +271,7 @@ public sealed class WeightedWalk
             var rule = _rules.Require(node);
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             rule.Distribute(new WeightedStep(this, node, output, Shape(node.Outputs[0], node)));
+            Release(node.Outputs[0], output);
             nodeMs.Add(($"{node.OpType} {node.Name}", System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds));
         }
         var inputShape = Shape(Model.InputName, null);
@@ -234,7 +283,7 @@ public sealed class WeightedWalk
             var cols = Membership(iw, cellW, rf == null ? null : j => rf.RawCentre(0, j).X);
             KeepCells(input, ic, ih, iw, cells, cellW, rows, cols, Options.CellShare);
         }
-        var reached = _order.Where(t => _weights.TryGetValue(t, out var w) && HasWeight(w)).ToList();
+        var reached = _order.Where(t => _distributed.Contains(t) || _weights.TryGetValue(t, out var w) && HasWeight(w)).ToList();
         return new WeightedResult(input, inputShape, head.Heads, head.Mass) { NodeMilliseconds = nodeMs, Tensors = reached };
     }
 
@@ -324,15 +373,43 @@ public sealed class WeightedWalk
 
     internal ConstTensor Constant(string tensor, GraphNode node) => _values.Constant(tensor, node);
 
+    /// <summary>Makes <paramref name="weights"/> the weight buffer of <paramref name="tensor"/> if it has none yet.</summary>
+    internal bool Adopt(string tensor, float[] weights)
+    {
+        if (Buffers == null || _weights.ContainsKey(tensor)) return false;
+        _weights[tensor] = weights;
+        _order.Add(tensor);
+        _owner[weights] = tensor;
+        return true;
+    }
+
     internal float[] WeightsOf(string tensor, GraphNode node)
     {
+        if (_recycled.Contains(tensor))
+            // Its weights were distributed and its buffer reused: what is added now reaches nothing (as when it was kept).
+            return new float[Shapes.ElementCount(Shape(tensor, node))];
         if (!_weights.TryGetValue(tensor, out var w))
         {
-            w = new float[Shapes.ElementCount(Shape(tensor, node))];
+            int length = checked((int)Shapes.ElementCount(Shape(tensor, node)));
+            // The network input's weights are the result: a buffer of its own.
+            w = tensor == Model.InputName || Buffers == null ? new float[length] : Buffers.Take(length);
             _weights[tensor] = w;
             _order.Add(tensor);
+            _owner[w] = tensor;
         }
         return w;
+    }
+
+    /// <summary>After a node distributed the weights of its output: the buffer goes back to <see cref="Buffers"/> unless an input took it over.</summary>
+    private void Release(string tensor, float[] weights)
+    {
+        _distributed.Add(tensor);
+        if (Buffers != null && _owner.TryGetValue(weights, out var owner) && owner == tensor)
+        {
+            _owner.Remove(weights);
+            _recycled.Add(tensor);
+            Buffers.Give(weights);
+        }
     }
 
     /// <summary>Forward values for the backward rules of the head (activations and constants).</summary>
