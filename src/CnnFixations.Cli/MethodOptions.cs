@@ -29,7 +29,7 @@ internal sealed class MethodOptions
     public Option<double> SoftmaxShare { get; } = new("--softmax-share") { Description = "Weighted rules with --contrast softmax: the part (0..1) of the contrast that goes by the other classes' probabilities; the rest is their plain mean.", DefaultValueFactory = _ => UnravelOptions.Default.SoftmaxShare };
     public Option<double> FlatShare { get; } = new("--flat-share") { Description = "Weighted rules: part (0..1) of each convolution neuron's weight shared evenly over its window; the rest goes by positive contribution.", DefaultValueFactory = _ => UnravelOptions.Default.FlatShare };
     public Option<double> CellShare { get; } = new("--cell-share") { Description = "Weighted rules: share (0..1) of the weight kept within the input cell of the last feature-map position it came from; the walk adds detail inside each cell.", DefaultValueFactory = _ => UnravelOptions.Default.CellShare };
-    public Option<string> Cells { get; } = new("--cells") { Description = "Weighted rules: the input cells of the last feature map's positions: 'blocks' (equal blocks of the input, mirror-symmetric) or 'centres' (each pixel to the position whose receptive-field centre is nearest; follows the network's padding, which may be one-sided).", DefaultValueFactory = _ => UnravelOptions.Default.CellGrid == CellGrid.Blocks ? "blocks" : "centres" };
+    public Option<string> Cells { get; } = new("--cells") { Description = "Weighted rules: the input cells of the last feature map's positions: 'bilinear' (equal blocks with soft edges: each pixel shared between the two nearest block centres, as bilinear upsampling does), 'blocks' (equal blocks of the input) or 'centres' (each pixel to the position whose receptive-field centre is nearest; follows the network's padding, which may be one-sided).", DefaultValueFactory = _ => UnravelOptions.Default.CellGrid.ToString().ToLowerInvariant() };
     public Option<double> FixationMass { get; } = new("--fixation-mass") { Description = "Weighted rules: the fixations (and points) reported are the heaviest input pixels that together hold this share (0..1] of the weight.", DefaultValueFactory = _ => UnravelOptions.Default.FixationMass };
     public Option<string?> Box { get; } = new("--box") { Description = "Box: 'points' (tight box of the kept fixation points; the default of --rules paper) or 'threshold' (largest connected region of the heat map above --box-threshold; the default of --rules weighted)." };
     public Option<double> BoxThreshold { get; } = new("--box-threshold") { Description = "Fraction of the heat map's maximum for --box threshold.", DefaultValueFactory = _ => 0.5 };
@@ -49,7 +49,7 @@ internal sealed class MethodOptions
         Box.AcceptOnlyFromAmong("points", "threshold");
         ConvPosition.AcceptOnlyFromAmong("centre", "center", "refine");
         Bn.AcceptOnlyFromAmong("folded", "raw");
-        Cells.AcceptOnlyFromAmong("blocks", "centres", "centers");
+        Cells.AcceptOnlyFromAmong("bilinear", "blocks", "centres", "centers");
     }
 
     public IEnumerable<Option> All => new Option[]
@@ -71,7 +71,7 @@ internal sealed class MethodOptions
         SoftmaxShare = parse.GetValue(SoftmaxShare),
         FlatShare = parse.GetValue(FlatShare),
         CellShare = parse.GetValue(CellShare),
-        CellGrid = parse.GetValue(Cells) == "blocks" ? CellGrid.Blocks : CellGrid.Centres,
+        CellGrid = parse.GetValue(Cells) switch { "bilinear" => CellGrid.Bilinear, "blocks" => CellGrid.Blocks, _ => CellGrid.Centres },
         FixationMass = parse.GetValue(FixationMass),
         FcSpatialAllPositive = parse.GetValue(FcAllPositive),
         ConvPosition = parse.GetValue(ConvPosition) == "refine" ? CnnFixations.Unravel.ConvPosition.Refine : CnnFixations.Unravel.ConvPosition.Centre,

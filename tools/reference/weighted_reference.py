@@ -11,7 +11,7 @@ Everything after the forward pass is computed in float64 with torch/numpy.
 
 Usage (from the repository root)
     /usr/bin/python3 tools/reference/weighted_reference.py MODEL.onnx INPUT.npy OUT.npy \
-        [--target T] [--flat-share 0.5] [--cell-share 1] [--cells blocks|centres] [--contrast softmax|mean|none]
+        [--target T] [--flat-share 0.5] [--cell-share 1] [--cells bilinear|blocks|centres] [--contrast softmax|mean|none]
         [--softmax-share 0.5]
 
     Writes the input weights [C,H,W] (float32) to OUT.npy and prints a summary.
@@ -112,9 +112,9 @@ def unbroadcast(g, shape):
 
 class WeightedWalk:
     def __init__(self, model, flat_share=0.5, cell_share=1.0, contrast="softmax",
-                 softmax_share=0.5, head_joint=False, fold_bn=True, cells="blocks"):
+                 softmax_share=0.5, head_joint=False, fold_bn=True, cells="bilinear"):
         self.m = model
-        assert cells in ("blocks", "centres")
+        assert cells in ("blocks", "centres", "bilinear")
         self.cell_grid = cells
         self.v = model.values
         self.flat = float(flat_share)
@@ -476,12 +476,35 @@ class WeightedWalk:
         near = (dist == dist.min(axis=0, keepdims=True)).astype(np.float64)
         return near / near.sum(axis=0, keepdims=True)
 
+    @staticmethod
+    def tent(size, cells):
+        """[cells, size]: soft equal blocks. Cell i is centred at (i + 1/2) * size / cells; row y (centre
+        y + 1/2) is split between the two enclosing cell centres by linear interpolation, and belongs
+        wholly to the first / last cell beyond the outer centres."""
+        m = np.zeros((cells, size))
+        for y in range(size):
+            t = (y + 0.5) * cells / size - 0.5                      # position in cell units
+            if t <= 0:
+                m[0, y] = 1.0
+            elif t >= cells - 1:
+                m[cells - 1, y] = 1.0
+            else:
+                i = int(np.floor(t))
+                f = t - i
+                m[i, y] += 1.0 - f
+                if f > 0:
+                    m[i + 1, y] += f
+        return m
+
     def cells(self, Wi, P):
         C, H, W = Wi.shape
         h, w = P.shape
         rf = self.rf
-        R = self.membership(H, h, rf[0] if rf else None)           # [h, H]
-        K = self.membership(W, w, rf[1] if rf else None)           # [w, W]
+        if self.cell_grid == "bilinear":
+            R, K = self.tent(H, h), self.tent(W, w)
+        else:
+            R = self.membership(H, h, rf[0] if rf else None)       # [h, H]
+            K = self.membership(W, w, rf[1] if rf else None)       # [w, W]
         S = Wi.sum(axis=0)                                         # pixel weight, summed over channels
         T = R @ S @ K.T                                            # cell totals [h, w]
         npix = np.outer(R.sum(axis=1), K.sum(axis=1))              # P_ij (pixels in the cell)
@@ -678,7 +701,7 @@ class WeightedWalk:
 
 
 def run_one(model_path, input_path, target=None, flat_share=0.5, cell_share=1.0,
-            contrast="softmax", softmax_share=0.5, head_joint=False, cells="blocks"):
+            contrast="softmax", softmax_share=0.5, head_joint=False, cells="bilinear"):
     model = Model(model_path)
     x = np.load(input_path).astype(np.float32)
     model.forward(x)
@@ -689,23 +712,24 @@ def run_one(model_path, input_path, target=None, flat_share=0.5, cell_share=1.0,
 
 # suffix -> options (flatShare, cellShare, contrast, softmaxShare, cells)
 VARIANTS = {
-    "default": (0.5, 1.0, "softmax", 0.5, "blocks"),
-    "flat0": (0.0, 1.0, "softmax", 0.5, "blocks"),
-    "cell0": (0.5, 0.0, "softmax", 0.5, "blocks"),
-    "cell05": (0.5, 0.5, "softmax", 0.5, "blocks"),
-    "mean": (0.5, 1.0, "mean", 0.5, "blocks"),
-    "none": (0.5, 1.0, "none", 0.5, "blocks"),
-    "lambda1": (0.5, 1.0, "softmax", 1.0, "blocks"),
+    "default": (0.5, 1.0, "softmax", 0.5, "bilinear"),
+    "flat0": (0.0, 1.0, "softmax", 0.5, "bilinear"),
+    "cell0": (0.5, 0.0, "softmax", 0.5, "bilinear"),
+    "cell05": (0.5, 0.5, "softmax", 0.5, "bilinear"),
+    "mean": (0.5, 1.0, "mean", 0.5, "bilinear"),
+    "none": (0.5, 1.0, "none", 0.5, "bilinear"),
+    "lambda1": (0.5, 1.0, "softmax", 1.0, "bilinear"),
     "centres": (0.5, 1.0, "softmax", 0.5, "centres"),
     "centres05": (0.5, 0.5, "softmax", 0.5, "centres"),
+    "blocks": (0.5, 1.0, "softmax", 0.5, "blocks"),
 }
-EXTRA = ("flat0", "cell0", "cell05", "mean", "none", "lambda1", "centres", "centres05")
+EXTRA = ("flat0", "cell0", "cell05", "mean", "none", "lambda1", "centres", "centres05", "blocks")
 
 # every model gets "default"; the extra variants (file size: about 3 MB in all; the 224x224 vgg16
 # and alexnet are left out, edge_a_vgghead has the same no-grid fc head):
 MODELS = {
     "resnet18/resnet18.onnx": EXTRA,
-    "mobilenet_v2/mobilenet_v2.onnx": ("cell05", "lambda1", "centres"),
+    "mobilenet_v2/mobilenet_v2.onnx": ("cell05", "lambda1", "centres", "blocks"),
     "squeezenet1_1/squeezenet1_1.onnx": ("flat0", "none", "centres"),
     "googlenet/googlenet.onnx": ("cell0", "cell05", "mean", "centres"),
     "densenet121/densenet121.onnx": (),
@@ -767,7 +791,7 @@ def main():
     ap.add_argument("--target", type=int, default=None)
     ap.add_argument("--flat-share", type=float, default=0.5)
     ap.add_argument("--cell-share", type=float, default=1.0)
-    ap.add_argument("--cells", choices=["blocks", "centres"], default="blocks")
+    ap.add_argument("--cells", choices=["bilinear", "blocks", "centres"], default="bilinear")
     ap.add_argument("--contrast", choices=["softmax", "mean", "none"], default="softmax",
                     help="start: z_t - sum_{k!=t} q_k z_k with q_k = lam p_k/(1-p_t) + (1-lam)/(N-1) (softmax), "
                          "q_k = 1/(N-1) (mean), z_t alone (none)")

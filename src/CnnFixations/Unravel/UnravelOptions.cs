@@ -34,8 +34,10 @@ public enum CellGrid
 {
     /// <summary>Each input row and column belongs to the head position whose receptive-field centre is nearest.</summary>
     Centres,
-    /// <summary>Equal blocks: input row y belongs to cell row floor(y * h / H), columns alike (mirror-symmetric when the sizes divide).</summary>
+    /// <summary>Equal blocks: cell row i spans input rows [i * H / h, (i + 1) * H / h), a row straddling two blocks split by its overlap; columns alike (mirror-symmetric).</summary>
     Blocks,
+    /// <summary>Soft equal blocks: each input row belongs to the two nearest block centres by linear interpolation (the weights of bilinear upsampling), so the map has no block edges; mirror-symmetric.</summary>
+    Bilinear,
 }
 
 /// <summary>The options of the walk. <see cref="Default"/> is the weighted walk; <see cref="Paper"/> the paper's literal rules.</summary>
@@ -68,7 +70,7 @@ public sealed record UnravelOptions
     public double CellShare { get; init; } = 1;
 
     /// <summary>Weighted rules: how the input is divided into cells (<see cref="CellGrid"/>).</summary>
-    public CellGrid CellGrid { get; init; } = CellGrid.Blocks;
+    public CellGrid CellGrid { get; init; } = CellGrid.Bilinear;
 
     /// <summary>Weighted rules: the input fixations are the heaviest input pixels that together hold this share of the weight.</summary>
     public double FixationMass { get; init; } = 0.5;

@@ -46,6 +46,7 @@ public class WeightedReferenceTests
         SoftmaxShare = entry.GetProperty("softmaxShare").GetDouble(),
         CellGrid = entry.GetProperty("cells").GetString() switch
         {
+            "bilinear" => CellGrid.Bilinear,
             "blocks" => CellGrid.Blocks,
             "centres" => CellGrid.Centres,
             var other => throw new InvalidDataException($"unknown cells '{other}' in index.json"),

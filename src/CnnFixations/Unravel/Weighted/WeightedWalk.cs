@@ -278,9 +278,9 @@ public sealed class WeightedWalk
         var input = _weights.TryGetValue(Model.InputName, out var wi) ? wi : new float[Shapes.ElementCount(inputShape)];
         if (cells != null && Shapes.TryChw(inputShape, out int ic, out int ih, out int iw))
         {
-            var rf = Options.CellGrid == CellGrid.Blocks ? null : ReceptiveField.Of(Model, cellTensor!, _values.KnownShape);
-            var rows = Membership(ih, cellH, rf == null ? null : i => rf.RawCentre(i, 0).Y);
-            var cols = Membership(iw, cellW, rf == null ? null : j => rf.RawCentre(0, j).X);
+            var rf = Options.CellGrid != CellGrid.Centres ? null : ReceptiveField.Of(Model, cellTensor!, _values.KnownShape);
+            var rows = Options.CellGrid == CellGrid.Bilinear ? TentMembership(ih, cellH) : Membership(ih, cellH, rf == null ? null : i => rf.RawCentre(i, 0).Y);
+            var cols = Options.CellGrid == CellGrid.Bilinear ? TentMembership(iw, cellW) : Membership(iw, cellW, rf == null ? null : j => rf.RawCentre(0, j).X);
             KeepCells(input, ic, ih, iw, cells, cellW, rows, cols, Options.CellShare);
         }
         var reached = _order.Where(t => _distributed.Contains(t) || _weights.TryGetValue(t, out var w) && HasWeight(w)).ToList();
@@ -294,6 +294,29 @@ public sealed class WeightedWalk
     /// non-window ops), equal blocks (cell i spans rows <c>[i * size / cells, (i + 1) * size / cells)</c>; a row
     /// that straddles two blocks belongs to each by its overlap).
     /// </summary>
+    /// <summary>
+    /// Soft cells (<see cref="CellGrid.Bilinear"/>): cell i is centred at <c>(i + 1/2) * size / cells</c>; input row y
+    /// (centre y + 1/2) belongs to the two cells whose centres enclose it, by linear interpolation (the weights of
+    /// bilinear upsampling), and wholly to the first or last cell beyond the outer centres. Parts sum to 1 and the
+    /// split is mirror-symmetric.
+    /// </summary>
+    private static (int Cell, double Part)[][] TentMembership(int size, int cells)
+    {
+        var result = new (int, double)[size][];
+        for (int y = 0; y < size; y++)
+        {
+            // position in cell units, 0 at the first cell's centre: (y + 1/2) * cells / size - 1/2, exact in units of 1/(2 size)
+            long num = (2L * y + 1) * cells - size; // = 2 size * position
+            long den = 2L * size;
+            if (num <= 0) { result[y] = new[] { (0, 1.0) }; continue; }
+            if (num >= (cells - 1) * den) { result[y] = new[] { (cells - 1, 1.0) }; continue; }
+            int i = (int)(num / den);
+            double frac = (double)(num - i * den) / den;
+            result[y] = frac == 0 ? new[] { (i, 1.0) } : new[] { (i, 1 - frac), (i + 1, frac) };
+        }
+        return result;
+    }
+
     private static (int Cell, double Part)[][] Membership(int size, int cells, Func<int, long>? centre)
     {
         var result = new (int, double)[size][];
