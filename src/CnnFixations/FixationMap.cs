@@ -95,7 +95,7 @@ public sealed class FixationMap
         if (options.CoarseShare > 0)
         {
             double sigma = options.CoarseSigma * input.Geometry.ImagePixelsPerInputPixel(input.Tensor.Shape[2], input.Tensor.Shape[3]);
-            heat = HeatMap.Mix(heat, HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, sigma), options.CoarseShare);
+            heat = HeatMap.Mix(heat, HeatMap.FromWeightedPointsCoarse(all, weights, input.Width, input.Height, sigma), options.CoarseShare);
         }
         var box = options.Box == BoxMode.Points ? BoxFinder.FromPoints(points) : BoxFinder.FromThreshold(heat, input.Width, input.Height, options.BoxThreshold);
         return new FixationMap(input.Width, input.Height, points, points, heat, box);
