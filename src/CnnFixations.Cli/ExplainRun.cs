@@ -9,11 +9,14 @@ using CnnFixations.Unravel;
 
 namespace CnnFixations.Cli;
 
-/// <summary>What happened to one input: its JSON documents (in memory or as files), its top-1 class and box, or its error.</summary>
+/// <summary>What happened to one input: its JSON documents (and the files they were written to), its top-1 class and box, or its error.</summary>
 internal sealed class ImageOutcome
 {
     public required InputFile File { get; init; }
+    /// <summary>The documents that results.jsonl and --json list for this input, serialized once; emptied once they are written there (see <see cref="DocumentCount"/>).</summary>
     public List<byte[]> Documents { get; } = new();
+    /// <summary>How many documents the input had when they were handed to the JSON Lines outputs.</summary>
+    public int DocumentCount { get; set; }
     public List<string> DocumentFiles { get; } = new();
     public IReadOnlyList<Prediction> Predictions { get; set; } = Array.Empty<Prediction>();
     public Prediction? Top1 => Predictions.Count > 0 ? Predictions[0] : null;
@@ -97,6 +100,17 @@ internal sealed class ExplainRun
             PrepareOutDir(folder);
         }
 
+        // results.jsonl and --json are filled as the images finish, in input order, from the documents in memory.
+        using var runLines = _s.OutDir != null && batch ? JsonLinesSink.ToFile(Path.Combine(_s.OutDir, "results.jsonl")) : null;
+        using var jsonLines = _s.Json == null ? null : _s.Json == "-" ? JsonLinesSink.InMemory() : JsonLinesSink.ToFile(_s.Json);
+        void Deliver(int index, ImageOutcome outcome)
+        {
+            runLines?.Add(index, outcome.Error != null ? new[] { ErrorRow(outcome) } : outcome.Documents.ToArray());
+            jsonLines?.Add(index, outcome.Error != null ? Array.Empty<byte[]>() : outcome.Documents.ToArray());
+            outcome.DocumentCount = outcome.Documents.Count;
+            outcome.Documents.Clear();
+        }
+
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -110,13 +124,18 @@ internal sealed class ExplainRun
         try
         {
             using var progress = BatchProgress.Create(batch && !_s.Quiet, files.Count, _info);
-            if (!batch) outcomes[0] = Process(files[0], verbose: !_s.Quiet);
+            if (!batch)
+            {
+                outcomes[0] = Process(files[0], verbose: !_s.Quiet);
+                Deliver(0, outcomes[0]!);
+            }
             else
             {
                 Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs }, (i, state) =>
                 {
                     if (cancel.IsCancellationRequested) { state.Stop(); return; }
                     outcomes[i] = Process(files[i], verbose: false);
+                    Deliver(i, outcomes[i]!);
                     progress.Report(outcomes[i]!);
                 });
             }
@@ -129,14 +148,14 @@ internal sealed class ExplainRun
         var done = outcomes.Where(o => o != null).Select(o => o!).ToList();
         if (_s.OutDir != null && batch)
         {
-            WriteRunFiles(_s.OutDir, done);
+            WriteRunFiles(_s.OutDir, done, runLines!);
             WriteManifest(_s.OutDir, inputCount, outcomes.Select((o, i) => (o, i)).Where(p => p.o != null)
-                .Select(p => (inputIndex[p.i], p.o!.Error != null ? 1 : p.o.Documents.Count + p.o.DocumentFiles.Count)).ToList());
+                .Select(p => (inputIndex[p.i], p.o!.Error != null ? 1 : p.o.DocumentCount)).ToList());
         }
         if (_s.OutDir != null && _s.Report) WriteReport(_s.OutDir, done);
         int failed = done.Count(o => o.Error != null);
         // A run that fails (an image failed, or it was interrupted) writes no --json file: the file means success.
-        if (failed == 0 && !cancel.IsCancellationRequested) WriteJson(done);
+        if (failed == 0 && !cancel.IsCancellationRequested && jsonLines != null) WriteJson(jsonLines);
         if (!batch)
         {
             if (done.Count == 1 && done[0].Error is { } error) throw new CnnFixationsException(error);
@@ -161,8 +180,9 @@ internal sealed class ExplainRun
             {
                 outcome.Skipped = true;
                 outcome.DocumentFiles.AddRange(existing);
+                outcome.Documents.AddRange(existing.Select(File.ReadAllBytes));
                 outcome.OverlayFiles.AddRange(existing.Select(j => j[..^".json".Length] + ".overlay.png").Where(File.Exists));
-                ReadSummary(existing[0], outcome);
+                ReadSummary(existing[0], outcome.Documents[0], outcome);
                 return outcome;
             }
             var sw = Stopwatch.StartNew();
@@ -205,7 +225,7 @@ internal sealed class ExplainRun
                     outcome.OverlayFiles.Add(name + ".overlay.png");
                     if (_s.Layers) WriteLayers(name, input, e, verbose);
                 }
-                else if (_s.Json != null) outcome.Documents.Add(doc);
+                outcome.Documents.Add(doc);
             }
         }
         catch (CnnFixationsException e)
@@ -253,7 +273,8 @@ internal sealed class ExplainRun
                 if (_s.Method != "all") { outcome.DocumentFiles.Add(file + ".json"); outcome.OverlayFiles.Add(file + ".overlay.png"); }
                 if (verbose) _info.WriteLine($"  wrote {file}.overlay.png, .heatmap.png, .heatmap.npy, .json");
             }
-            else if (_s.Json != null && _s.Method != "all") outcome.Documents.Add(doc);
+            // With --method all, results.jsonl and --json list the fixations' documents; the baselines' are files only.
+            if (_s.Method != "all") outcome.Documents.Add(doc);
         }
         if (_s.Method == "all" && name != null && overlays.Count > 0)
         {
@@ -285,7 +306,7 @@ internal sealed class ExplainRun
             outcome.DocumentFiles.Add(stemPath + ".json");
             outcome.OverlayFiles.Add(stemPath + ".overlay.png");
         }
-        else if (_s.Json != null) outcome.Documents.Add(doc);
+        outcome.Documents.Add(doc);
     }
 
     private ExplanationInput LoadInput(string path)
@@ -358,11 +379,11 @@ internal sealed class ExplainRun
             .Order(StringComparer.Ordinal).ToList();
     }
 
-    private static void ReadSummary(string jsonFile, ImageOutcome outcome)
+    private static void ReadSummary(string jsonFile, byte[] bytes, ImageOutcome outcome)
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(jsonFile));
+            using var doc = JsonDocument.Parse(bytes);
             outcome.Predictions = doc.RootElement.GetProperty("predictions").EnumerateArray()
                 .Select(p => new Prediction(p.GetProperty("index").GetInt32(), p.GetProperty("label").ValueKind == JsonValueKind.String ? p.GetProperty("label").GetString() : null, p.GetProperty("score").GetDouble()))
                 .ToList();
@@ -375,33 +396,19 @@ internal sealed class ExplainRun
         }
     }
 
-    /// <summary>results.jsonl (every document, or an error row, in input order) and results.csv (one row per image).</summary>
-    private void WriteRunFiles(string dir, List<ImageOutcome> outcomes)
+    /// <summary>An error row of results.jsonl.</summary>
+    private static byte[] ErrorRow(ImageOutcome o) => Serialize(w =>
     {
-        AtomicFile.Write(Path.Combine(dir, "results.jsonl"), stream =>
-        {
-            foreach (var o in outcomes)
-            {
-                if (o.Error != null)
-                {
-                    stream.Write(Serialize(w =>
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("image", o.File.Path);
-                        w.WriteString("error", o.Error);
-                        w.WriteEndObject();
-                    }));
-                    continue;
-                }
-                foreach (var d in o.Documents) stream.Write(d);
-                foreach (var f in o.DocumentFiles)
-                {
-                    var bytes = File.ReadAllBytes(f);
-                    stream.Write(bytes, 0, bytes.Length);
-                    if (bytes.Length == 0 || bytes[^1] != (byte)'\n') stream.WriteByte((byte)'\n');
-                }
-            }
-        });
+        w.WriteStartObject();
+        w.WriteString("image", o.File.Path);
+        w.WriteString("error", o.Error);
+        w.WriteEndObject();
+    });
+
+    /// <summary>results.jsonl (every document, or an error row, in input order: filled as the images finished) and results.csv (one row per image).</summary>
+    private void WriteRunFiles(string dir, List<ImageOutcome> outcomes, JsonLinesSink runLines)
+    {
+        runLines.Commit();
         var csv = new StringBuilder("file,top1_index,top1_label,top1_score,box_xmin,box_ymin,box_xmax,box_ymax,error\n");
         foreach (var o in outcomes)
         {
@@ -449,29 +456,13 @@ internal sealed class ExplainRun
     private static string Csv(string value) =>
         value.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
 
-    private void WriteJson(List<ImageOutcome> outcomes)
+    /// <summary>--json: JSON Lines, one document per line, whatever their number (filled as the images finished).</summary>
+    private void WriteJson(JsonLinesSink jsonLines)
     {
-        if (_s.Json == null) return;
-        var documents = new List<byte[]>();
-        foreach (var o in outcomes)
-        {
-            documents.AddRange(o.Documents);
-            documents.AddRange(o.DocumentFiles.Select(File.ReadAllBytes));
-        }
-        // JSON Lines: one document per line, whatever their number.
-        using var ms = new MemoryStream();
-        foreach (var d in documents)
-        {
-            ms.Write(d, 0, d.Length);
-            if (d.Length == 0 || d[^1] != (byte)'\n') ms.WriteByte((byte)'\n');
-        }
-        byte[] bytes = ms.ToArray();
-        if (_s.Json == "-")
-        {
-            _stdout.Write(Encoding.UTF8.GetString(bytes));
-            _stdout.Flush();
-        }
-        else AtomicFile.WriteAllBytes(_s.Json, bytes);
+        jsonLines.Commit();
+        if (_s.Json != "-") return;
+        _stdout.Write(Encoding.UTF8.GetString(jsonLines.ToArray()));
+        _stdout.Flush();
     }
 
     private static byte[] Serialize(Action<Utf8JsonWriter> write)
