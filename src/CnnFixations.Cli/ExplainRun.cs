@@ -288,15 +288,13 @@ internal sealed class ExplainRun
     {
         if (_start != null) throw new UsageException("--start works on one view of the image; use it without --crops five");
         var image = ImageLoader.Load(file.Path, _s.MaxPixels);
-        int? target = _s.Class != null ? LabelSet.Resolve(_s.Class, _explainer.Labels, int.MaxValue) : null;
-        var result = CropProtocol.ExplainFiveCrop(_explainer, file.Path, image, _preprocessing, _inputH, _inputW, target);
+        var five = ViewPipeline.ExplainFiveCrop(_explainer, file.Path, image, _preprocessing, _inputH, _inputW, _s.Class, _s.Maps);
+        var result = five.Protocol;
         outcome.Predictions = result.Predictions;
         if (verbose) PrintPredictions(file.Path, result.Predictions);
-        if (result.Unravelled.Count == 0) throw new CnnFixationsException($"'{file.Path}': no crop was unravelled");
-        var whole = ExplanationInput.FromImage(file.Path, image, _preprocessing, _inputH, _inputW);
-        var map = FixationMap.Build(result.Points, image.Width, image.Height, _s.Maps);
-        var first = result.Unravelled[0].Explanation;
-        var doc = Serialize(w => ExplanationJson.Write(w, file.Path, _modelPath, _model.Sha256, whole, first, map, sw.Elapsed.TotalMilliseconds,
+        var map = five.Map;
+        var first = five.First;
+        var doc = Serialize(w => ExplanationJson.Write(w, file.Path, _modelPath, _model.Sha256, five.Whole, first, map, sw.Elapsed.TotalMilliseconds,
             result.Predictions, result.Unravelled));
         outcome.Box = map.Box;
         if (verbose) PrintExplained(first, map);
@@ -312,13 +310,7 @@ internal sealed class ExplainRun
     private ExplanationInput LoadInput(string path)
     {
         if (_s.InputTensor != null) return ExplanationInput.FromNpy(path);
-        var image = ImageLoader.Load(path, _s.MaxPixels);
-        if (_s.Crops == CropMode.Center)
-        {
-            int shortSide = (int)Math.Round(Math.Min(_inputH, _inputW) * 256.0 / 224.0);
-            return ExplanationInput.Crops(path, image, _preprocessing, _inputH, _inputW, shortSide, new[] { CropPosition.Centre }, withMirrors: false)[0];
-        }
-        return ExplanationInput.FromImage(path, image, _preprocessing, _inputH, _inputW);
+        return ViewPipeline.Input(path, ImageLoader.Load(path, _s.MaxPixels), _preprocessing, _inputH, _inputW, _s.Crops);
     }
 
     /// <summary>The dots drawn on an overlay: the paper's fixation points; none for the weighted rules, whose heat map is the picture.</summary>
@@ -340,28 +332,13 @@ internal sealed class ExplainRun
     private void WriteLayers(string name, ExplanationInput input, TensorExplanation e, bool verbose)
     {
         var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
-        var tiles = new List<LayerSheet.Layer>();
+        var tiles = ViewPipeline.LayerPoints(_explainer, input, e);
         string folder = name + ".layers";
         Directory.CreateDirectory(folder);
-        int index = 0;
-        foreach (var layer in e.Fixations.Layers)
+        for (int i = 0; i < tiles.Count; i++)
         {
-            List<(int X, int Y)> points;
-            if (layer.Tensor == _model.InputName)
-                points = layer.ToNeurons().Select(n => input.MapToImage(n[1], n[2])).ToList();
-            else
-            {
-                if (!Shapes.TryChw(layer.Shape, out _, out int h, out int w) || h * w <= 1) continue;
-                var field = ReceptiveField.Of(_model, layer.Tensor, t => t == _model.InputName ? input.Tensor.Shape : _explainer.TensorShape(t));
-                if (field == null) continue;
-                points = layer.ToNeurons().Select(n => field.Centre(n[1], n[2])).Select(p => input.MapToImage(p.Y, p.X)).ToList();
-            }
-            // A tensor whose fixations project exactly like the previous one's (activations, reshapes) adds nothing to see.
-            if (tiles.Count > 0 && tiles[^1].Points.SequenceEqual(points)) continue;
-            index++;
-            tiles.Add(new LayerSheet.Layer(layer.Tensor, points));
-            string safe = new string(layer.Tensor.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray());
-            AtomicFile.WriteAllBytes(Path.Combine(folder, $"{index:D3}_{safe}.png"), LayerSheet.LayerPng(background, points));
+            string safe = new string(tiles[i].Name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray());
+            AtomicFile.WriteAllBytes(Path.Combine(folder, $"{i + 1:D3}_{safe}.png"), LayerSheet.LayerPng(background, tiles[i].Points));
         }
         if (tiles.Count == 0) return;
         AtomicFile.WriteAllBytes(name + ".layers.png", LayerSheet.ContactSheetPng(background, tiles));
@@ -516,27 +493,21 @@ internal sealed class ExplainRun
 
     private string _preprocessingChoice = "";
 
+    /// <summary>The library's choice (<see cref="ModelConventions.ChoosePreprocessing"/>), with --preset and --mean/--std/--scale/--bgr.</summary>
     private Preprocessing ChoosePreprocessing(AdaptedModel model)
     {
-        var choice = PreprocessingChoice.For(model, _s.Preset);
-        var p = choice.Preprocessing;
-        if (_s.Mean == null && _s.Std == null && _s.Scale == null && !_s.Bgr)
+        var choice = ModelConventions.ChoosePreprocessing(model, _s.Preset, new PreprocessingAdjustments
         {
-            _preprocessingChoice = choice.Describe();
-            return p;
-        }
-        p = (p with
-        {
-            Name = p.Name + " (adjusted)",
-            Mean = _s.Mean != null ? MethodOptions.ParseTriple("--mean", _s.Mean) : p.Mean,
-            Std = _s.Std != null ? MethodOptions.ParseTriple("--std", _s.Std, positive: true) : p.Std,
-            Scale = _s.Scale ?? p.Scale,
-            Bgr = _s.Bgr || p.Bgr,
-        }).ForChannels(p.Channels);
-        _preprocessingChoice = new PreprocessingChoice(p, choice.Reason + "; adjusted by --mean/--std/--scale/--bgr").Describe();
-        return p;
+            Mean = _s.Mean != null ? MethodOptions.ParseTriple("--mean", _s.Mean) : null,
+            Std = _s.Std != null ? MethodOptions.ParseTriple("--std", _s.Std, positive: true) : null,
+            Scale = _s.Scale,
+            Bgr = _s.Bgr,
+        });
+        _preprocessingChoice = choice.Describe();
+        return choice.Preprocessing;
     }
 
+    /// <summary>--size, checked against the model (in the command line's words), else the size the library knows from the model (<see cref="ModelConventions.KnownInputSize"/>).</summary>
     private (int H, int W) InputSize(OnnxModel model)
     {
         var shape = model.InputShape;
@@ -550,15 +521,9 @@ internal sealed class ExplainRun
                 throw new UsageException($"--size {_s.Size} conflicts with the model's fixed input size {declaredH}x{declaredW}");
             return (h, w);
         }
-        if (declaredH > 0 && declaredW > 0) return (declaredH, declaredW);
-        if (_s.InputTensor != null) return (-1, -1);
-        if (ModelDefaults.MetadataInputSize(model) is { } fromMetadata)
-        {
-            if ((declaredH > 0 && declaredH != fromMetadata.H) || (declaredW > 0 && declaredW != fromMetadata.W))
-                throw new CnnFixationsException($"the model's metadata input_size {fromMetadata.H}x{fromMetadata.W} conflicts with its input {Shapes.Format(shape)}; give the size with --size HxW");
-            return fromMetadata;
-        }
-        throw new UsageException($"the model's input size is not fixed ({Shapes.Format(shape)}) and its metadata has no input_size; give it with --size HxW");
+        if (_s.InputTensor != null && !(declaredH > 0 && declaredW > 0)) return (-1, -1);
+        return ModelConventions.KnownInputSize(model)
+            ?? throw new UsageException($"the model's input size is not fixed ({Shapes.Format(shape)}) and its metadata has no input_size; give it with --size HxW");
     }
 
     private static (int H, int W) ParseSize(string text)
