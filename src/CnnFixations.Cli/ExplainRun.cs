@@ -9,11 +9,14 @@ using CnnFixations.Unravel;
 
 namespace CnnFixations.Cli;
 
-/// <summary>What happened to one input: its JSON documents (in memory or as files), its top-1 class and box, or its error.</summary>
+/// <summary>What happened to one input: its JSON documents (and the files they were written to), its top-1 class and box, or its error.</summary>
 internal sealed class ImageOutcome
 {
     public required InputFile File { get; init; }
+    /// <summary>The documents that results.jsonl and --json list for this input, serialized once; emptied once they are written there (see <see cref="DocumentCount"/>).</summary>
     public List<byte[]> Documents { get; } = new();
+    /// <summary>How many documents the input had when they were handed to the JSON Lines outputs.</summary>
+    public int DocumentCount { get; set; }
     public List<string> DocumentFiles { get; } = new();
     public IReadOnlyList<Prediction> Predictions { get; set; } = Array.Empty<Prediction>();
     public Prediction? Top1 => Predictions.Count > 0 ? Predictions[0] : null;
@@ -97,6 +100,17 @@ internal sealed class ExplainRun
             PrepareOutDir(folder);
         }
 
+        // results.jsonl and --json are filled as the images finish, in input order, from the documents in memory.
+        using var runLines = _s.OutDir != null && batch ? JsonLinesSink.ToFile(Path.Combine(_s.OutDir, "results.jsonl")) : null;
+        using var jsonLines = _s.Json == null ? null : _s.Json == "-" ? JsonLinesSink.InMemory() : JsonLinesSink.ToFile(_s.Json);
+        void Deliver(int index, ImageOutcome outcome)
+        {
+            runLines?.Add(index, outcome.Error != null ? new[] { ErrorRow(outcome) } : outcome.Documents.ToArray());
+            jsonLines?.Add(index, outcome.Error != null ? Array.Empty<byte[]>() : outcome.Documents.ToArray());
+            outcome.DocumentCount = outcome.Documents.Count;
+            outcome.Documents.Clear();
+        }
+
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -110,13 +124,18 @@ internal sealed class ExplainRun
         try
         {
             using var progress = BatchProgress.Create(batch && !_s.Quiet, files.Count, _info);
-            if (!batch) outcomes[0] = Process(files[0], verbose: !_s.Quiet);
+            if (!batch)
+            {
+                outcomes[0] = Process(files[0], verbose: !_s.Quiet);
+                Deliver(0, outcomes[0]!);
+            }
             else
             {
                 Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs }, (i, state) =>
                 {
                     if (cancel.IsCancellationRequested) { state.Stop(); return; }
                     outcomes[i] = Process(files[i], verbose: false);
+                    Deliver(i, outcomes[i]!);
                     progress.Report(outcomes[i]!);
                 });
             }
@@ -129,14 +148,14 @@ internal sealed class ExplainRun
         var done = outcomes.Where(o => o != null).Select(o => o!).ToList();
         if (_s.OutDir != null && batch)
         {
-            WriteRunFiles(_s.OutDir, done);
+            WriteRunFiles(_s.OutDir, done, runLines!);
             WriteManifest(_s.OutDir, inputCount, outcomes.Select((o, i) => (o, i)).Where(p => p.o != null)
-                .Select(p => (inputIndex[p.i], p.o!.Error != null ? 1 : p.o.Documents.Count + p.o.DocumentFiles.Count)).ToList());
+                .Select(p => (inputIndex[p.i], p.o!.Error != null ? 1 : p.o.DocumentCount)).ToList());
         }
         if (_s.OutDir != null && _s.Report) WriteReport(_s.OutDir, done);
         int failed = done.Count(o => o.Error != null);
         // A run that fails (an image failed, or it was interrupted) writes no --json file: the file means success.
-        if (failed == 0 && !cancel.IsCancellationRequested) WriteJson(done);
+        if (failed == 0 && !cancel.IsCancellationRequested && jsonLines != null) WriteJson(jsonLines);
         if (!batch)
         {
             if (done.Count == 1 && done[0].Error is { } error) throw new CnnFixationsException(error);
@@ -161,8 +180,9 @@ internal sealed class ExplainRun
             {
                 outcome.Skipped = true;
                 outcome.DocumentFiles.AddRange(existing);
+                outcome.Documents.AddRange(existing.Select(File.ReadAllBytes));
                 outcome.OverlayFiles.AddRange(existing.Select(j => j[..^".json".Length] + ".overlay.png").Where(File.Exists));
-                ReadSummary(existing[0], outcome);
+                ReadSummary(existing[0], outcome.Documents[0], outcome);
                 return outcome;
             }
             var sw = Stopwatch.StartNew();
@@ -205,7 +225,7 @@ internal sealed class ExplainRun
                     outcome.OverlayFiles.Add(name + ".overlay.png");
                     if (_s.Layers) WriteLayers(name, input, e, verbose);
                 }
-                else if (_s.Json != null) outcome.Documents.Add(doc);
+                outcome.Documents.Add(doc);
             }
         }
         catch (CnnFixationsException e)
@@ -253,7 +273,8 @@ internal sealed class ExplainRun
                 if (_s.Method != "all") { outcome.DocumentFiles.Add(file + ".json"); outcome.OverlayFiles.Add(file + ".overlay.png"); }
                 if (verbose) _info.WriteLine($"  wrote {file}.overlay.png, .heatmap.png, .heatmap.npy, .json");
             }
-            else if (_s.Json != null && _s.Method != "all") outcome.Documents.Add(doc);
+            // With --method all, results.jsonl and --json list the fixations' documents; the baselines' are files only.
+            if (_s.Method != "all") outcome.Documents.Add(doc);
         }
         if (_s.Method == "all" && name != null && overlays.Count > 0)
         {
@@ -267,15 +288,13 @@ internal sealed class ExplainRun
     {
         if (_start != null) throw new UsageException("--start works on one view of the image; use it without --crops five");
         var image = ImageLoader.Load(file.Path, _s.MaxPixels);
-        int? target = _s.Class != null ? LabelSet.Resolve(_s.Class, _explainer.Labels, int.MaxValue) : null;
-        var result = CropProtocol.ExplainFiveCrop(_explainer, file.Path, image, _preprocessing, _inputH, _inputW, target);
+        var five = ViewPipeline.ExplainFiveCrop(_explainer, file.Path, image, _preprocessing, _inputH, _inputW, _s.Class, _s.Maps);
+        var result = five.Protocol;
         outcome.Predictions = result.Predictions;
         if (verbose) PrintPredictions(file.Path, result.Predictions);
-        if (result.Unravelled.Count == 0) throw new CnnFixationsException($"'{file.Path}': no crop was unravelled");
-        var whole = ExplanationInput.FromImage(file.Path, image, _preprocessing, _inputH, _inputW);
-        var map = FixationMap.Build(result.Points, image.Width, image.Height, _s.Maps);
-        var first = result.Unravelled[0].Explanation;
-        var doc = Serialize(w => ExplanationJson.Write(w, file.Path, _modelPath, _model.Sha256, whole, first, map, sw.Elapsed.TotalMilliseconds,
+        var map = five.Map;
+        var first = five.First;
+        var doc = Serialize(w => ExplanationJson.Write(w, file.Path, _modelPath, _model.Sha256, five.Whole, first, map, sw.Elapsed.TotalMilliseconds,
             result.Predictions, result.Unravelled));
         outcome.Box = map.Box;
         if (verbose) PrintExplained(first, map);
@@ -285,19 +304,13 @@ internal sealed class ExplainRun
             outcome.DocumentFiles.Add(stemPath + ".json");
             outcome.OverlayFiles.Add(stemPath + ".overlay.png");
         }
-        else if (_s.Json != null) outcome.Documents.Add(doc);
+        outcome.Documents.Add(doc);
     }
 
     private ExplanationInput LoadInput(string path)
     {
         if (_s.InputTensor != null) return ExplanationInput.FromNpy(path);
-        var image = ImageLoader.Load(path, _s.MaxPixels);
-        if (_s.Crops == CropMode.Center)
-        {
-            int shortSide = (int)Math.Round(Math.Min(_inputH, _inputW) * 256.0 / 224.0);
-            return ExplanationInput.Crops(path, image, _preprocessing, _inputH, _inputW, shortSide, new[] { CropPosition.Centre }, withMirrors: false)[0];
-        }
-        return ExplanationInput.FromImage(path, image, _preprocessing, _inputH, _inputW);
+        return ViewPipeline.Input(path, ImageLoader.Load(path, _s.MaxPixels), _preprocessing, _inputH, _inputW, _s.Crops);
     }
 
     /// <summary>The dots drawn on an overlay: the paper's fixation points; none for the weighted rules, whose heat map is the picture.</summary>
@@ -319,28 +332,13 @@ internal sealed class ExplainRun
     private void WriteLayers(string name, ExplanationInput input, TensorExplanation e, bool verbose)
     {
         var background = input.Image ?? TensorPreview.ToImage(input.Tensor);
-        var tiles = new List<LayerSheet.Layer>();
+        var tiles = ViewPipeline.LayerPoints(_explainer, input, e);
         string folder = name + ".layers";
         Directory.CreateDirectory(folder);
-        int index = 0;
-        foreach (var layer in e.Fixations.Layers)
+        for (int i = 0; i < tiles.Count; i++)
         {
-            List<(int X, int Y)> points;
-            if (layer.Tensor == _model.InputName)
-                points = layer.ToNeurons().Select(n => input.MapToImage(n[1], n[2])).ToList();
-            else
-            {
-                if (!Shapes.TryChw(layer.Shape, out _, out int h, out int w) || h * w <= 1) continue;
-                var field = ReceptiveField.Of(_model, layer.Tensor, t => t == _model.InputName ? input.Tensor.Shape : _explainer.TensorShape(t));
-                if (field == null) continue;
-                points = layer.ToNeurons().Select(n => field.Centre(n[1], n[2])).Select(p => input.MapToImage(p.Y, p.X)).ToList();
-            }
-            // A tensor whose fixations project exactly like the previous one's (activations, reshapes) adds nothing to see.
-            if (tiles.Count > 0 && tiles[^1].Points.SequenceEqual(points)) continue;
-            index++;
-            tiles.Add(new LayerSheet.Layer(layer.Tensor, points));
-            string safe = new string(layer.Tensor.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray());
-            AtomicFile.WriteAllBytes(Path.Combine(folder, $"{index:D3}_{safe}.png"), LayerSheet.LayerPng(background, points));
+            string safe = new string(tiles[i].Name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray());
+            AtomicFile.WriteAllBytes(Path.Combine(folder, $"{i + 1:D3}_{safe}.png"), LayerSheet.LayerPng(background, tiles[i].Points));
         }
         if (tiles.Count == 0) return;
         AtomicFile.WriteAllBytes(name + ".layers.png", LayerSheet.ContactSheetPng(background, tiles));
@@ -358,11 +356,11 @@ internal sealed class ExplainRun
             .Order(StringComparer.Ordinal).ToList();
     }
 
-    private static void ReadSummary(string jsonFile, ImageOutcome outcome)
+    private static void ReadSummary(string jsonFile, byte[] bytes, ImageOutcome outcome)
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(jsonFile));
+            using var doc = JsonDocument.Parse(bytes);
             outcome.Predictions = doc.RootElement.GetProperty("predictions").EnumerateArray()
                 .Select(p => new Prediction(p.GetProperty("index").GetInt32(), p.GetProperty("label").ValueKind == JsonValueKind.String ? p.GetProperty("label").GetString() : null, p.GetProperty("score").GetDouble()))
                 .ToList();
@@ -375,33 +373,19 @@ internal sealed class ExplainRun
         }
     }
 
-    /// <summary>results.jsonl (every document, or an error row, in input order) and results.csv (one row per image).</summary>
-    private void WriteRunFiles(string dir, List<ImageOutcome> outcomes)
+    /// <summary>An error row of results.jsonl.</summary>
+    private static byte[] ErrorRow(ImageOutcome o) => Serialize(w =>
     {
-        AtomicFile.Write(Path.Combine(dir, "results.jsonl"), stream =>
-        {
-            foreach (var o in outcomes)
-            {
-                if (o.Error != null)
-                {
-                    stream.Write(Serialize(w =>
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("image", o.File.Path);
-                        w.WriteString("error", o.Error);
-                        w.WriteEndObject();
-                    }));
-                    continue;
-                }
-                foreach (var d in o.Documents) stream.Write(d);
-                foreach (var f in o.DocumentFiles)
-                {
-                    var bytes = File.ReadAllBytes(f);
-                    stream.Write(bytes, 0, bytes.Length);
-                    if (bytes.Length == 0 || bytes[^1] != (byte)'\n') stream.WriteByte((byte)'\n');
-                }
-            }
-        });
+        w.WriteStartObject();
+        w.WriteString("image", o.File.Path);
+        w.WriteString("error", o.Error);
+        w.WriteEndObject();
+    });
+
+    /// <summary>results.jsonl (every document, or an error row, in input order: filled as the images finished) and results.csv (one row per image).</summary>
+    private void WriteRunFiles(string dir, List<ImageOutcome> outcomes, JsonLinesSink runLines)
+    {
+        runLines.Commit();
         var csv = new StringBuilder("file,top1_index,top1_label,top1_score,box_xmin,box_ymin,box_xmax,box_ymax,error\n");
         foreach (var o in outcomes)
         {
@@ -449,29 +433,13 @@ internal sealed class ExplainRun
     private static string Csv(string value) =>
         value.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
 
-    private void WriteJson(List<ImageOutcome> outcomes)
+    /// <summary>--json: JSON Lines, one document per line, whatever their number (filled as the images finished).</summary>
+    private void WriteJson(JsonLinesSink jsonLines)
     {
-        if (_s.Json == null) return;
-        var documents = new List<byte[]>();
-        foreach (var o in outcomes)
-        {
-            documents.AddRange(o.Documents);
-            documents.AddRange(o.DocumentFiles.Select(File.ReadAllBytes));
-        }
-        // JSON Lines: one document per line, whatever their number.
-        using var ms = new MemoryStream();
-        foreach (var d in documents)
-        {
-            ms.Write(d, 0, d.Length);
-            if (d.Length == 0 || d[^1] != (byte)'\n') ms.WriteByte((byte)'\n');
-        }
-        byte[] bytes = ms.ToArray();
-        if (_s.Json == "-")
-        {
-            _stdout.Write(Encoding.UTF8.GetString(bytes));
-            _stdout.Flush();
-        }
-        else AtomicFile.WriteAllBytes(_s.Json, bytes);
+        jsonLines.Commit();
+        if (_s.Json != "-") return;
+        _stdout.Write(Encoding.UTF8.GetString(jsonLines.ToArray()));
+        _stdout.Flush();
     }
 
     private static byte[] Serialize(Action<Utf8JsonWriter> write)
@@ -525,27 +493,21 @@ internal sealed class ExplainRun
 
     private string _preprocessingChoice = "";
 
+    /// <summary>The library's choice (<see cref="ModelConventions.ChoosePreprocessing"/>), with --preset and --mean/--std/--scale/--bgr.</summary>
     private Preprocessing ChoosePreprocessing(AdaptedModel model)
     {
-        var choice = PreprocessingChoice.For(model, _s.Preset);
-        var p = choice.Preprocessing;
-        if (_s.Mean == null && _s.Std == null && _s.Scale == null && !_s.Bgr)
+        var choice = ModelConventions.ChoosePreprocessing(model, _s.Preset, new PreprocessingAdjustments
         {
-            _preprocessingChoice = choice.Describe();
-            return p;
-        }
-        p = (p with
-        {
-            Name = p.Name + " (adjusted)",
-            Mean = _s.Mean != null ? MethodOptions.ParseTriple("--mean", _s.Mean) : p.Mean,
-            Std = _s.Std != null ? MethodOptions.ParseTriple("--std", _s.Std, positive: true) : p.Std,
-            Scale = _s.Scale ?? p.Scale,
-            Bgr = _s.Bgr || p.Bgr,
-        }).ForChannels(p.Channels);
-        _preprocessingChoice = new PreprocessingChoice(p, choice.Reason + "; adjusted by --mean/--std/--scale/--bgr").Describe();
-        return p;
+            Mean = _s.Mean != null ? MethodOptions.ParseTriple("--mean", _s.Mean) : null,
+            Std = _s.Std != null ? MethodOptions.ParseTriple("--std", _s.Std, positive: true) : null,
+            Scale = _s.Scale,
+            Bgr = _s.Bgr,
+        });
+        _preprocessingChoice = choice.Describe();
+        return choice.Preprocessing;
     }
 
+    /// <summary>--size, checked against the model (in the command line's words), else the size the library knows from the model (<see cref="ModelConventions.KnownInputSize"/>).</summary>
     private (int H, int W) InputSize(OnnxModel model)
     {
         var shape = model.InputShape;
@@ -559,15 +521,9 @@ internal sealed class ExplainRun
                 throw new UsageException($"--size {_s.Size} conflicts with the model's fixed input size {declaredH}x{declaredW}");
             return (h, w);
         }
-        if (declaredH > 0 && declaredW > 0) return (declaredH, declaredW);
-        if (_s.InputTensor != null) return (-1, -1);
-        if (ModelDefaults.MetadataInputSize(model) is { } fromMetadata)
-        {
-            if ((declaredH > 0 && declaredH != fromMetadata.H) || (declaredW > 0 && declaredW != fromMetadata.W))
-                throw new CnnFixationsException($"the model's metadata input_size {fromMetadata.H}x{fromMetadata.W} conflicts with its input {Shapes.Format(shape)}; give the size with --size HxW");
-            return fromMetadata;
-        }
-        throw new UsageException($"the model's input size is not fixed ({Shapes.Format(shape)}) and its metadata has no input_size; give it with --size HxW");
+        if (_s.InputTensor != null && !(declaredH > 0 && declaredW > 0)) return (-1, -1);
+        return ModelConventions.KnownInputSize(model)
+            ?? throw new UsageException($"the model's input size is not fixed ({Shapes.Format(shape)}) and its metadata has no input_size; give it with --size HxW");
     }
 
     private static (int H, int W) ParseSize(string text)

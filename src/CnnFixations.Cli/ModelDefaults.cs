@@ -20,19 +20,8 @@ internal static class ModelDefaults
     public static Preprocessing Preprocessing(OnnxModel model, string? preset = null) =>
         PreprocessingChoice.For(InputAdapter.Adapt(model), preset).Preprocessing;
 
-    /// <summary>The model's metadata input_size ("HxW", "H,W" or "N"), or null when absent.</summary>
-    public static (int H, int W)? MetadataInputSize(OnnxModel model)
-    {
-        if (!model.Metadata.TryGetValue("input_size", out var text)) return null;
-        var parts = text.Trim().ToLowerInvariant().Split('x', ',', ' ').Where(p => p.Length > 0).ToArray();
-        var values = parts.Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v is > 0 and <= 16384 ? v : -1).ToArray();
-        // "3,224,224" or "224,224,3" (with channels) also occur; the two spatial values are the ones other than a leading/trailing channel count.
-        if (values.Length == 3 && values[0] is 1 or 3 or 4) values = values[1..];
-        else if (values.Length == 3 && values[2] is 1 or 3 or 4) values = values[..2];
-        if (values.Length is not (1 or 2) || values.Any(v => v < 0))
-            throw new CnnFixationsException($"the model's metadata input_size '{text}' is not HxW; give the size with --size HxW");
-        return (values[0], values[^1]);
-    }
+    /// <summary>The model's metadata input_size ("HxW", "H,W" or "N"), or null when absent (<see cref="ModelConventions.MetadataInputSize"/>).</summary>
+    public static (int H, int W)? MetadataInputSize(OnnxModel model) => ModelConventions.MetadataInputSize(model);
 
     /// <summary>The model's fixed input height and width; an error for models whose input size is not fixed.</summary>
     public static (int H, int W) FixedInputSize(OnnxModel model)

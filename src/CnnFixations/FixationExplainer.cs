@@ -18,10 +18,16 @@ public sealed record FixationExplainerOptions
     /// <summary>A preprocessing preset (torchvision, caffe, tf) that replaces the model's; null: the model's metadata, else torchvision.</summary>
     public string? Preset { get; init; }
 
-    /// <summary>The preprocessing itself, replacing <see cref="Preset"/> and the model's metadata; null: resolved from them.</summary>
+    /// <summary>Changes to the chosen preprocessing (what <c>explain --mean/--std/--scale/--bgr</c> do); null: none.</summary>
+    public PreprocessingAdjustments? Adjustments { get; init; }
+
+    /// <summary>The input's layout when the model does not say it (what <c>explain --layout</c> does); null: detected as <c>explain</c> does.</summary>
+    public InputLayout? Layout { get; init; }
+
+    /// <summary>The preprocessing itself, replacing <see cref="Preset"/>, <see cref="Adjustments"/> and the model's metadata; null: chosen as <c>explain</c> chooses it (<see cref="ModelConventions.ChoosePreprocessing"/>).</summary>
     public Preprocessing? Preprocessing { get; init; }
 
-    /// <summary>The size images are resized to, for models whose input size is not fixed; null: the model's.</summary>
+    /// <summary>The size images are resized to, for models whose input size is not fixed; null: the model's (its fixed size, else its metadata input_size).</summary>
     public (int Height, int Width)? InputSize { get; init; }
 
     /// <summary>The class scores' output when the model has several; null: the one shaped like a classifier's.</summary>
@@ -53,8 +59,18 @@ public sealed record ExplainOptions
     /// </summary>
     public string Method { get; init; } = ExplanationMethods.Fixations;
 
-    /// <summary>How many of the best classes <see cref="ImageExplanation.Predictions"/> lists.</summary>
+    /// <summary>How many of the best classes <see cref="ImageExplanation.Predictions"/> lists (with <see cref="CropMode.Five"/>: always the five best of the crops' mean).</summary>
     public int TopPredictions { get; init; } = 5;
+
+    /// <summary>
+    /// The views of the image the network is shown (what <c>explain --crops</c> does): the whole image, its centre
+    /// crop, or the five-crop protocol (<see cref="CropProtocol"/>: CNN Fixations only; the points of the crops
+    /// unravelled are pooled; <see cref="ImageExplanation.Walk"/> is the first crop's).
+    /// </summary>
+    public CropMode Crops { get; init; } = CropMode.Whole;
+
+    /// <summary>Also project the fixations of every layer onto the image (<see cref="ImageExplanation.Layers"/>, what <c>explain --layers</c> draws); not with <see cref="CropMode.Five"/>.</summary>
+    public bool Layers { get; init; }
 
     /// <summary>Images whose header declares more pixels than this are refused before decoding.</summary>
     public long MaxPixels { get; init; } = ImageLoader.DefaultMaxPixels;
@@ -104,6 +120,9 @@ public sealed record ImageExplanation(
 {
     /// <summary>The method that made the heat map and box (a name in <see cref="ExplanationMethods"/>).</summary>
     public string Method { get; init; } = ExplanationMethods.Fixations;
+
+    /// <summary>With <see cref="ExplainOptions.Layers"/>: the fixations of each layer of the walk in original-image pixels (<see cref="ViewPipeline.LayerPoints"/>); else null.</summary>
+    public IReadOnlyList<Maps.LayerSheet.Layer>? Layers { get; init; }
 
     /// <summary>Width of the original image.</summary>
     public int Width => Image.Width;
@@ -166,9 +185,12 @@ public sealed class FixationExplainer : IDisposable
     private readonly int _declaredClasses;
     private int _disposed;
 
-    private FixationExplainer(OnnxModel model, FixationExplainerOptions options)
+    private FixationExplainer(OnnxModel original, FixationExplainerOptions options)
     {
-        var preprocessing = options.Preprocessing ?? ModelConventions.ResolvePreprocessing(model, options.Preset);
+        // The input as explain reads it: the layout adapted, the preprocessing chosen, the size known.
+        var adapted = InputAdapter.Adapt(original, options.Layout);
+        var model = adapted.Model;
+        var preprocessing = options.Preprocessing ?? ModelConventions.ChoosePreprocessing(adapted, options.Preset, options.Adjustments).Preprocessing;
         var size = ModelConventions.ResolveInputSize(model, options.InputSize);
         LabelSet? labels = options.LabelsPath != null ? LabelSet.Load(options.LabelsPath) : null;
         _explainer = new Explainer(model, options.Walk, options.OutputName, options.IntraOpThreads);
@@ -179,7 +201,7 @@ public sealed class FixationExplainer : IDisposable
         Preprocessing = preprocessing;
         InputHeight = size.Height;
         InputWidth = size.Width;
-        ModelPath = model.Path;
+        ModelPath = original.Path;
     }
 
     /// <summary>Loads the ONNX model at <paramref name="modelPath"/> (and any external data files beside it).</summary>
@@ -262,69 +284,77 @@ public sealed class FixationExplainer : IDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (options.TopPredictions < 1) throw new ArgumentOutOfRangeException(nameof(options), options.TopPredictions, "TopPredictions must be at least 1");
+        if (options.Method is null) throw new ArgumentNullException(nameof(options), "Method is null");
         // A class that does not exist is reported before the image is run.
         int? requested = options.Class != null ? LabelSet.Resolve(options.Class, _explainer.Labels, _declaredClasses) : null;
-        // So is a method that is unknown or does not apply to the model.
-        Baselines.ISaliencyMethod? method = null;
+        string? target = requested?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // So is a method that is unknown or does not apply to the model, or options that do not go together.
         if (options.Method != ExplanationMethods.Fixations)
         {
-            method = ExplanationMethods.Create(options.Method ?? throw new ArgumentNullException(nameof(options), "Method is null"), MapsFor(options));
+            var method = ExplanationMethods.Create(options.Method, MapsFor(options));
             if (method.NotApplicable(_explainer) is { } reason) throw new CnnFixationsException($"{options.Method} does not apply to this model: {reason}");
+            if (options.Crops == CropMode.Five) throw new CnnFixationsException($"{options.Method} explains one view: it cannot be combined with five crops");
         }
+        if (options.Layers && options.Crops == CropMode.Five) throw new CnnFixationsException("the layers' fixations are drawn for one view: they cannot be combined with five crops");
+
         var sw = Stopwatch.StartNew();
-        var input = ExplanationInput.FromImage(path, image, Preprocessing, InputHeight, InputWidth);
+        if (options.Crops == CropMode.Five)
+        {
+            // The five-crop protocol explain --crops five runs (its preprocessing happens inside, with the forward passes).
+            var five = ViewPipeline.ExplainFiveCrop(_explainer, path, image, Preprocessing, InputHeight, InputWidth, target, MapsFor(options));
+            double fiveMs = sw.Elapsed.TotalMilliseconds;
+            var first = five.First;
+            double unravelMs = five.Protocol.Unravelled.Sum(c => c.Explanation.UnravelMs);
+            double forwardMs = first.ForwardMs * 10;
+            return new ImageExplanation(
+                path, image, five.Protocol.Predictions,
+                five.Protocol.Label, first.TargetLabel, first.TargetLogit,
+                five.Map.Points, five.Map.KeptPoints, five.Map.Box, five.Map.Heat,
+                _labelsWarning.Concat(five.Protocol.Unravelled.SelectMany(c => c.Explanation.Warnings)).Distinct().ToArray(),
+                new ExplanationTimings(decodeMs, 0, forwardMs, unravelMs, Math.Max(0, fiveMs - forwardMs - unravelMs), total.Elapsed.TotalMilliseconds),
+                first.Fixations);
+        }
+
+        var input = ViewPipeline.Input(path, image, Preprocessing, InputHeight, InputWidth, options.Crops);
         double preprocessMs = sw.Elapsed.TotalMilliseconds;
 
-        if (method != null)
-        {
-            sw.Restart();
-            using var forward = _explainer.Forward(input.Tensor);
-            double forwardMs = sw.Elapsed.TotalMilliseconds;
-            var logits = forward[_explainer.LogitsTensor].Data;
-            int target = requested ?? Explainer.TopClasses(logits, 1)[0];
-            return RunMethod(method, path, image, input, options, logits, target, decodeMs, preprocessMs, forwardMs, total);
-        }
-
-        // CNN Fixations: the pipeline explain uses (forward pass, target, walk, map).
+        // The pipeline explain uses (forward pass, target, walk, the method's map).
         sw.Restart();
         var view = ViewPipeline.Explain(_explainer, input, new ViewRequest
         {
-            Class = requested?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Class = target,
+            Method = options.Method,
             Maps = MapsFor(options),
             TopPredictions = options.TopPredictions,
         });
         double pipelineMs = sw.Elapsed.TotalMilliseconds;
-        var walk = view.Targets[0].Walk;
-        var map = view.Targets[0].Fixations!;
+        var explained = view.Targets[0];
+        var walk = explained.Walk;
+        var layers = options.Layers ? ViewPipeline.LayerPoints(_explainer, input, walk) : null;
+        var warnings = _labelsWarning.Concat(walk.Warnings).ToArray();
+        var timings = new ExplanationTimings(decodeMs, preprocessMs, view.ForwardMs, walk.UnravelMs, Math.Max(0, pipelineMs - view.ForwardMs - walk.UnravelMs), total.Elapsed.TotalMilliseconds);
+        if (explained.Fixations is { } map)
+            return new ImageExplanation(
+                path, image, view.Predictions,
+                walk.Target, walk.TargetLabel, walk.TargetLogit,
+                map.Points, map.KeptPoints, map.Box, map.Heat, warnings, timings, walk.Fixations)
+            {
+                Layers = layers,
+            };
+        // Another method than CNN Fixations: its heat map and box; no points, no walk.
+        var other = explained.Baselines[0];
         return new ImageExplanation(
             path, image, view.Predictions,
             walk.Target, walk.TargetLabel, walk.TargetLogit,
-            map.Points, map.KeptPoints, map.Box, map.Heat, _labelsWarning.Concat(walk.Warnings).ToArray(),
-            new ExplanationTimings(decodeMs, preprocessMs, view.ForwardMs, walk.UnravelMs, Math.Max(0, pipelineMs - view.ForwardMs - walk.UnravelMs), total.Elapsed.TotalMilliseconds),
-            walk.Fixations);
+            Array.Empty<(int, int)>(), Array.Empty<(int, int)>(), other.Box, other.Map!.Heat, warnings, timings, null)
+        {
+            Method = other.Name,
+            Layers = layers,
+        };
     }
 
     private MapOptions MapsFor(ExplainOptions options) =>
         options.Maps ?? (_explainer.Options.Rules == RuleFamily.Weighted ? MapOptions.Weighted : MapOptions.Default);
-
-    /// <summary>Another method than CNN Fixations: its heat map, boxed by threshold; no points, no walk.</summary>
-    private ImageExplanation RunMethod(Baselines.ISaliencyMethod method, string? path, RgbImage image, ExplanationInput input, ExplainOptions options,
-        float[] logits, int target, double decodeMs, double preprocessMs, double forwardMs, Stopwatch total)
-    {
-        var sw = Stopwatch.StartNew();
-        var map = method.Compute(_explainer, input, target);
-        var box = map.Box ?? Maps.BoxFinder.FromThreshold(map.Heat, map.Width, map.Height, MapsFor(options).BoxThreshold);
-        double mapMs = sw.Elapsed.TotalMilliseconds;
-        return new ImageExplanation(
-            path, image, _explainer.Predict(logits, Math.Min(options.TopPredictions, logits.Length)),
-            target, _explainer.Labels?[target], logits[target],
-            Array.Empty<(int, int)>(), Array.Empty<(int, int)>(), box, map.Heat, _labelsWarning.Concat(_explainer.WeightWarnings).ToArray(),
-            new ExplanationTimings(decodeMs, preprocessMs, forwardMs, 0, mapMs, total.Elapsed.TotalMilliseconds),
-            null)
-        {
-            Method = method.Name,
-        };
-    }
 
     private static RgbImage ToRgb(SKBitmap bitmap)
     {

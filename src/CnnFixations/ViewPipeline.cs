@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using CnnFixations.Baselines;
+using CnnFixations.Imaging;
 using CnnFixations.Maps;
+using CnnFixations.Onnx;
 using CnnFixations.Unravel;
 
 namespace CnnFixations;
@@ -30,7 +32,7 @@ public sealed record ViewRequest
 /// <summary>A baseline method's map for one target, or why the method does not apply (with <c>"all"</c> only).</summary>
 /// <param name="Name">The method's name.</param>
 /// <param name="Map">Its heat map, or null when it does not apply.</param>
-/// <param name="Box">The heat map thresholded at <see cref="MapOptions.BoxThreshold"/>, largest region; null when none.</param>
+/// <param name="Box">The method's own box when it gives one, else the heat map thresholded at <see cref="MapOptions.BoxThreshold"/>, largest region; null when none.</param>
 /// <param name="NotApplicable">Why the method does not apply to the model, or null.</param>
 public sealed record MethodMap(string Name, SaliencyMap? Map, int[]? Box, string? NotApplicable);
 
@@ -39,6 +41,16 @@ public sealed record TargetExplanation(TensorExplanation Walk, FixationMap? Fixa
 
 /// <summary>The explanation of one view: the prediction and every target explained.</summary>
 public sealed record ViewExplanation(IReadOnlyList<Prediction> Predictions, double ForwardMs, IReadOnlyList<TargetExplanation> Targets);
+
+/// <summary>The five-crop protocol's explanation of one image (<see cref="ViewPipeline.ExplainFiveCrop"/>).</summary>
+/// <param name="Protocol">The protocol's outcome: the mean prediction, the label, the crops unravelled and their pooled points.</param>
+/// <param name="Whole">The whole image as one view (what the JSON describes as the input).</param>
+/// <param name="Map">The map of the pooled points, in original-image pixels.</param>
+public sealed record FiveCropExplanation(CropProtocol.Result Protocol, ExplanationInput Whole, FixationMap Map)
+{
+    /// <summary>The walk of the first crop unravelled (its target, logit and warnings stand for the image's).</summary>
+    public TensorExplanation First => Protocol.Unravelled[0].Explanation;
+}
 
 /// <summary>
 /// The per-view pipeline shared by <c>explain</c> and <see cref="FixationExplainer"/>: one forward pass, the
@@ -97,10 +109,81 @@ public static class ViewPipeline
                         continue;
                     }
                     var heat = method.Compute(explainer, input, walk.Target);
-                    baselines.Add(new MethodMap(name, heat, BoxFinder.FromThreshold(heat.Heat, heat.Width, heat.Height, request.Maps.BoxThreshold), null));
+                    baselines.Add(new MethodMap(name, heat, heat.Box ?? BoxFinder.FromThreshold(heat.Heat, heat.Width, heat.Height, request.Maps.BoxThreshold), null));
                 }
             results.Add(new TargetExplanation(walk, map, baselines));
         }
         return new ViewExplanation(predictions, forwardMs, results);
+    }
+
+    /// <summary>
+    /// The view of <paramref name="image"/> that the network is shown for <paramref name="crops"/>: the whole image
+    /// resized to the input, or (<see cref="CropMode.Center"/>) its short side resized to input*256/224 and the
+    /// centre crop taken. <see cref="CropMode.Five"/> is several views: see <see cref="ExplainFiveCrop"/>.
+    /// </summary>
+    public static ExplanationInput Input(string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth, CropMode crops)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(preprocessing);
+        switch (crops)
+        {
+            case CropMode.Whole:
+                return ExplanationInput.FromImage(path, image, preprocessing, inputHeight, inputWidth);
+            case CropMode.Center:
+                int shortSide = (int)Math.Round(Math.Min(inputHeight, inputWidth) * 256.0 / 224.0);
+                return ExplanationInput.Crops(path, image, preprocessing, inputHeight, inputWidth, shortSide, new[] { CropPosition.Centre }, withMirrors: false)[0];
+            default:
+                throw new ArgumentOutOfRangeException(nameof(crops), crops, "five crops are several views: use ViewPipeline.ExplainFiveCrop");
+        }
+    }
+
+    /// <summary>
+    /// Explains <paramref name="image"/> by the five-crop protocol (<see cref="CropProtocol"/>) for
+    /// <paramref name="class"/> (an output index or a label; null: the protocol's label), and maps the pooled
+    /// points of the crops unravelled with <paramref name="maps"/>.
+    /// </summary>
+    public static FiveCropExplanation ExplainFiveCrop(Explainer explainer, string? path, RgbImage image, Preprocessing preprocessing, int inputHeight, int inputWidth,
+        string? @class, MapOptions maps)
+    {
+        ArgumentNullException.ThrowIfNull(explainer);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(maps);
+        int? target = @class != null ? LabelSet.Resolve(@class, explainer.Labels, int.MaxValue) : null;
+        var result = CropProtocol.ExplainFiveCrop(explainer, path, image, preprocessing, inputHeight, inputWidth, target);
+        if (result.Unravelled.Count == 0) throw new CnnFixationsException($"'{path ?? "(image)"}': no crop was unravelled");
+        var whole = ExplanationInput.FromImage(path, image, preprocessing, inputHeight, inputWidth);
+        var map = FixationMap.Build(result.Points, image.Width, image.Height, maps);
+        return new FiveCropExplanation(result, whole, map);
+    }
+
+    /// <summary>
+    /// The fixations of each spatial tensor of <paramref name="walk"/> projected onto the original image (the
+    /// input's fixations as they are, a feature map's by the centres of their receptive fields), in the walk's
+    /// order; a tensor that projects exactly like the previous one (activations, reshapes) is left out, and so
+    /// are tensors without a spatial map or a receptive field.
+    /// </summary>
+    public static IReadOnlyList<LayerSheet.Layer> LayerPoints(Explainer explainer, ExplanationInput input, TensorExplanation walk)
+    {
+        ArgumentNullException.ThrowIfNull(explainer);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(walk);
+        var model = explainer.Model;
+        var layers = new List<LayerSheet.Layer>();
+        foreach (var layer in walk.Fixations.Layers)
+        {
+            List<(int X, int Y)> points;
+            if (layer.Tensor == model.InputName)
+                points = layer.ToNeurons().Select(n => input.MapToImage(n[1], n[2])).ToList();
+            else
+            {
+                if (!Shapes.TryChw(layer.Shape, out _, out int h, out int w) || h * w <= 1) continue;
+                var field = ReceptiveField.Of(model, layer.Tensor, t => t == model.InputName ? input.Tensor.Shape : explainer.TensorShape(t));
+                if (field == null) continue;
+                points = layer.ToNeurons().Select(n => field.Centre(n[1], n[2])).Select(p => input.MapToImage(p.Y, p.X)).ToList();
+            }
+            if (layers.Count > 0 && layers[^1].Points.SequenceEqual(points)) continue;
+            layers.Add(new LayerSheet.Layer(layer.Tensor, points));
+        }
+        return layers;
     }
 }

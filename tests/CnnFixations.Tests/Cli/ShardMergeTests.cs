@@ -149,7 +149,8 @@ public class ShardMergeTests
             }
             Refused(1, "the shards overlap", D("a0"), D("a0again"), D("a1"), "--out", D("m"));
             Refused(1, "other options", D("a0"), D("b1"), "--out", D("m"));
-            Refused(1, "maps.sigma: 20 vs 10", D("a0"), D("b1"), "--out", D("m"));
+            // The default follows the weighted rules' map options.
+            Refused(1, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"maps.sigma: {MapOptions.Weighted.Sigma} vs 10"), D("a0"), D("b1"), "--out", D("m"));
             Refused(1, "1 of 2 inputs are in no folder (input 1; shard 1/2)", D("a0"), "--out", D("m"));
             Refused(1, "shard 2/3 but", D("a0"), D("c2"), "--out", D("m"));
             Refused(1, "not the --out folder", input, "--out", D("m"));
