@@ -21,7 +21,7 @@ internal sealed class MethodOptions
     public Option<float?> Scale { get; } = new("--scale") { Description = "Factor applied to 0..255 pixel values before the mean (overrides the preset; torchvision: 1/255)." };
     public Option<bool> Bgr { get; } = new("--bgr") { Description = "Feed channels in BGR order (overrides the preset)." };
     public Option<string?> Output { get; } = new("--output") { Description = "The tensor holding the class scores (any tensor of the graph); labels, arg-maxes and probabilities are followed back to the logits." };
-    public Option<double?> Sigma { get; } = new("--sigma") { Description = $"Gaussian blur of the heat map, in original-image pixels (default {MapOptions.Weighted.Sigma} for the weighted rules, {MapOptions.Default.Sigma} for --rules paper)." };
+    public Option<double?> Sigma { get; } = new("--sigma") { Description = $"Gaussian blur of the heat map, in original-image pixels (default: {MapOptions.Default.Sigma} for --rules paper; for the weighted rules {MapOptions.Weighted.Sigma} network-input pixel scaled to the image, about 2 px on a 500-px photo at 224, the fine part of a two-scale map, see --coarse-share)." };
     public Option<double?> CoarseShare { get; } = new("--coarse-share") { Description = $"Weighted rules: share (0..1) of the heat map that is a second, coarse blur of the same weights (--coarse-sigma); the rest is the --sigma blur (default {MapOptions.Weighted.CoarseShare}; 0: one blur)." };
     public Option<double?> CoarseSigma { get; } = new("--coarse-sigma") { Description = $"Weighted rules: Gaussian blur of the coarse part of the heat map, in network-input pixels, scaled to the image (default {MapOptions.Weighted.CoarseSigma})." };
     public Option<string> Rules { get; } = new("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
@@ -83,6 +83,7 @@ internal sealed class MethodOptions
     public MapOptions Maps(ParseResult parse) => new()
     {
         Sigma = parse.GetValue(Sigma) ?? (parse.GetValue(Rules) == "paper" ? MapOptions.Default.Sigma : MapOptions.Weighted.Sigma),
+        SigmaInInputPixels = parse.GetValue(Sigma) == null && parse.GetValue(Rules) != "paper" && MapOptions.Weighted.SigmaInInputPixels,
         CoarseShare = parse.GetValue(CoarseShare) ?? (parse.GetValue(Rules) == "paper" ? 0 : MapOptions.Weighted.CoarseShare),
         CoarseSigma = parse.GetValue(CoarseSigma) ?? MapOptions.Weighted.CoarseSigma,
         Box = parse.GetValue(Box) switch

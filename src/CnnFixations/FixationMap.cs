@@ -38,7 +38,13 @@ public sealed record MapOptions
     public double CoarseSigma { get; init; } = 40;
 
     /// <summary>The map settings of the weighted rules (the default): heat map of the weights, box by threshold.</summary>
-    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 9, CoarseShare = 0.5, CoarseSigma = 40 };
+    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 1, SigmaInInputPixels = true, CoarseShare = 0.5, CoarseSigma = 40 };
+
+    /// <summary>
+    /// Weighted rules: <see cref="Sigma"/> is in network-input pixels, scaled to the image by the input's geometry
+    /// (the weighted default: one input pixel, the spacing of the weights on the image), instead of original-image pixels.
+    /// </summary>
+    public bool SigmaInInputPixels { get; init; }
 }
 
 /// <summary>Fixations mapped onto the original image: points, the points kept after outlier removal, the heat map and the box.</summary>
@@ -91,10 +97,11 @@ public sealed class FixationMap
         var points = new List<(int X, int Y)>(explanation.Fixations.Input.Count);
         foreach (var neuron in explanation.Fixations.Input.ToNeurons())
             points.Add(input.MapToImage(neuron[1], neuron[2]));
-        var heat = HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, options.Sigma);
+        double perInputPixel = input.Geometry.ImagePixelsPerInputPixel(input.Tensor.Shape[2], input.Tensor.Shape[3]);
+        var heat = HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, options.SigmaInInputPixels ? options.Sigma * perInputPixel : options.Sigma);
         if (options.CoarseShare > 0)
         {
-            double sigma = options.CoarseSigma * input.Geometry.ImagePixelsPerInputPixel(input.Tensor.Shape[2], input.Tensor.Shape[3]);
+            double sigma = options.CoarseSigma * perInputPixel;
             heat = HeatMap.Mix(heat, HeatMap.FromWeightedPointsCoarse(all, weights, input.Width, input.Height, sigma), options.CoarseShare);
         }
         var box = options.Box == BoxMode.Points ? BoxFinder.FromPoints(points) : BoxFinder.FromThreshold(heat, input.Width, input.Height, options.BoxThreshold);
