@@ -1,0 +1,143 @@
+using System.Globalization;
+using CnnFixations;
+using CnnFixations.Baselines;
+using CnnFixations.Evaluation;
+using CnnFixations.Imaging;
+using CnnFixations.Inference;
+using CnnFixations.Maps;
+using CnnFixations.Onnx;
+using CnnFixations.Unravel;
+
+// args: csv model skip limit "variants;..."   variant: s:SIGMA | m:S1:S2:A | gradcam | center
+var csv = args[0]; var modelPath = args[1]; int skip = int.Parse(args[2]); int limit = int.Parse(args[3]);
+var specs = args[4].Split(';');
+var dir = Path.GetDirectoryName(Path.GetFullPath(csv))!;
+var rows = File.ReadAllLines(csv).Skip(1).Select(l => l.Split(',')).ToList();
+var images = rows.GroupBy(r => r[0]).Skip(skip).Take(limit).Select(g => (Path: Path.Combine(dir, g.Key), Cls: int.Parse(g.First()[4]),
+    Boxes: g.Select(r => new[] { double.Parse(r[5], CultureInfo.InvariantCulture), double.Parse(r[6], CultureInfo.InvariantCulture), double.Parse(r[7], CultureInfo.InvariantCulture), double.Parse(r[8], CultureInfo.InvariantCulture) }).ToList())).ToList();
+var model = OnnxModel.Load(modelPath);
+var pre = Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;
+int offset = model.Metadata.TryGetValue("label_offset", out var lo) ? int.Parse(lo) : 0;
+int H = model.InputShape[2], W = model.InputShape[3];
+var opts = UnravelOptions.Default;
+using var explainer = new Explainer(model, opts);
+var plan = UnravelPlan.Create(model, explainer.LogitsTensor, RuleSet.Default, opts);
+var logitsName = new[] { explainer.LogitsTensor };
+using var logitsSession = new ModelSession(model, logitsName);
+float[] Logits(TensorValue t) => logitsSession.Run(t, logitsName)[logitsName[0]].Data;
+float[]? blank = null;
+
+float[] Blur(List<(int X, int Y)> pts, List<double> ws, int w, int h, double s) => HeatMap.FromWeightedPoints(pts, ws, w, h, s);
+float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (List<(int X, int Y)>, List<double>)> walks)
+{
+    var p = spec.Split(':');
+    if (p[0] == "gradcam") return new GradCamMethod().Compute(explainer, input, target).Heat;
+    if (p[0] == "center")
+    {
+        var heat = new float[input.Width * input.Height];
+        double s = 0.25 * Math.Min(input.Width, input.Height);
+        for (int y = 0; y < input.Height; y++) for (int x = 0; x < input.Width; x++)
+        { double dx = x - (input.Width - 1) / 2.0, dy = y - (input.Height - 1) / 2.0; heat[y * input.Width + x] = (float)Math.Exp(-(dx * dx + dy * dy) / (2 * s * s)); }
+        return heat;
+    }
+    var grid = p[0][0] == 'b' ? CellGrid.Blocks : p[0][0] == 'l' ? CellGrid.Bilinear : CellGrid.Centres;
+    if (grid != CellGrid.Centres) p[0] = p[0][1..];
+    int key = target * 4 + (int)grid;
+    if (!walks.TryGetValue(key, out var pw))
+    {
+        using var fwd = explainer.Forward(input.Tensor);
+        var o2 = opts with { CellGrid = grid };
+        var r = new WeightedWalk(model, plan, RuleSet.Default, o2, fwd).RunFromClass(explainer.LogitsTensor, target);
+        pw = FixationMap.WeightedPoints(r, input); walks[key] = pw;
+    }
+    var (pts, ws) = pw;
+    double scale = Math.Max(input.Width, input.Height) / 224.0; // sigmas given in model pixels (224)
+    if (p[0] == "s") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+    if (p[0] == "o") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture));
+    if (p[0] == "m" || p[0] == "x")
+    {
+        var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * (p[0] == "x" ? 1 : scale));
+        var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture);
+        var o = new float[a.Length]; float mx = 0;
+        for (int i = 0; i < a.Length; i++) { o[i] = (float)(al * a[i] + (1 - al) * b[i]); mx = Math.Max(mx, o[i]); }
+        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
+        return o;
+    }
+    throw new Exception(spec);
+}
+
+(double Del, double Ins, bool[] Same) Curves(ExplanationInput input, float[] heat, int target, float[] logits)
+{
+    const int Steps = 20;
+    var original = input.Tensor; int channels = original.Shape[1], h = original.Shape[2], w = original.Shape[3]; int plane = h * w;
+    var sal = new float[plane];
+    for (int y = 0; y < h; y++) for (int x = 0; x < w; x++)
+    { var (ix, iy) = input.MapToImage(y, x); ix = Math.Clamp(ix, 0, input.Width - 1); iy = Math.Clamp(iy, 0, input.Height - 1); sal[y * w + x] = heat[iy * input.Width + ix]; }
+    var order = LocalizationMetrics.SaliencyOrder(sal);
+    blank ??= Logits(new TensorValue(original.Shape, new float[original.Data.Length]));
+    double pO = Explainer.Softmax(logits)[target], pB = Explainer.Softmax(blank)[target];
+    var del = new double[Steps + 1]; var ins = new double[Steps + 1];
+    del[0] = ins[Steps] = pO; del[Steps] = ins[0] = pB;
+    var same = new bool[3]; int[] fs = { 2, 6, 10 };
+    var deleted = (float[])original.Data.Clone(); var inserted = new float[original.Data.Length];
+    var dT = new TensorValue(original.Shape, deleted); var iT = new TensorValue(original.Shape, inserted);
+    int done = 0;
+    for (int k = 1; k < Steps; k++)
+    {
+        int count = LocalizationMetrics.StepCount(k, Steps, plane);
+        for (; done < count; done++) { int q = order[done]; for (int c = 0; c < channels; c++) { deleted[c * plane + q] = 0; inserted[c * plane + q] = original.Data[c * plane + q]; } }
+        del[k] = Explainer.Softmax(Logits(dT))[target];
+        var il = Logits(iT); ins[k] = Explainer.Softmax(il)[target];
+        int f = Array.IndexOf(fs, k); if (f >= 0) same[f] = Explainer.TopClasses(il, 1)[0] == target;
+    }
+    return (LocalizationMetrics.TrapezoidAuc(del), LocalizationMetrics.TrapezoidAuc(ins), same);
+}
+static double Iou(int[] a, double[] b)
+{
+    double ix = Math.Min(a[2], b[2]) - Math.Max(a[0], b[0]) + 1, iy = Math.Min(a[3], b[3]) - Math.Max(a[1], b[1]) + 1;
+    if (ix <= 0 || iy <= 0) return 0;
+    double inter = ix * iy, ua = (a[2] - a[0] + 1.0) * (a[3] - a[1] + 1), ub = (b[2] - b[0] + 1) * (b[3] - b[1] + 1);
+    return inter / (ua + ub - inter);
+}
+double[] thresholds = { 0.3, 0.4, 0.5 };
+var st = specs.ToDictionary(v => v, v => new double[20]);
+int n = 0, small = 0;
+foreach (var im in images)
+{
+    ExplanationInput input;
+    try { input = ExplanationInput.FromImage(im.Path, pre, H, W); } catch { continue; }
+    var logits = Logits(input.Tensor);
+    int top = Explainer.TopClasses(logits, 1)[0]; int gt = im.Cls + offset;
+    n++;
+    double area = (double)input.Width * input.Height;
+    bool isSmall = im.Boxes.All(b => (b[2] - b[0] + 1) * (b[3] - b[1] + 1) < 0.5 * area); if (isSmall) small++;
+    var walks = new Dictionary<int, (List<(int X, int Y)>, List<double>)>();
+    foreach (var v in specs)
+    {
+        var s = st[v];
+        var ht = Heat(v, input, top, walks);
+        var hg = gt == top ? ht : Heat(v, input, gt, walks);
+        var (x, y) = LocalizationMetrics.ArgMax(ht, input.Width);
+        bool strict = im.Boxes.Any(b => x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]);
+        bool tol = im.Boxes.Any(b => { double dx = Math.Max(0, Math.Max(b[0] - x, x - b[2])), dy = Math.Max(0, Math.Max(b[1] - y, y - b[3])); return dx * dx + dy * dy <= 225; });
+        s[0] += strict ? 1 : 0; s[1] += tol ? 1 : 0; if (isSmall) { s[2] += strict ? 1 : 0; s[3] += tol ? 1 : 0; }
+        for (int t = 0; t < thresholds.Length; t++)
+        {
+            var bt = BoxFinder.FromThreshold(ht, input.Width, input.Height, thresholds[t]);
+            var bg = BoxFinder.FromThreshold(hg, input.Width, input.Height, thresholds[t]);
+            if (top == gt && bt != null && im.Boxes.Any(b => Iou(bt, b) >= 0.5)) s[4 + t]++;
+            if (bg != null && im.Boxes.Any(b => Iou(bg, b) >= 0.5)) s[7 + t]++;
+        }
+        var (d, ins, same) = Curves(input, ht, top, logits);
+        s[10] += d; s[11] += ins; for (int i = 0; i < 3; i++) s[12 + i] += same[i] ? 1 : 0;
+    }
+    if (n % 10 == 0) Console.Error.WriteLine($"{n} images");
+}
+Console.WriteLine($"images {n}, small {small}");
+Console.WriteLine($"{"variant",-16} strict  15px  sm-str sm-15  | loc-err@.3/.4/.5     | GTknown@.3/.4/.5     | del    ins    | keep10/30/50");
+foreach (var v in specs)
+{
+    var s = st[v]; double P(double a, int d) => 100 * a / Math.Max(1, d);
+    Console.WriteLine($"{v,-16} {P(s[0], n),5:F1} {P(s[1], n),5:F1} {P(s[2], small),5:F1} {P(s[3], small),5:F1}  | {100 - P(s[4], n),5:F1} {100 - P(s[5], n),5:F1} {100 - P(s[6], n),5:F1} | {P(s[7], n),5:F1} {P(s[8], n),5:F1} {P(s[9], n),5:F1} | {s[10] / n:F3} {s[11] / n:F3} | {P(s[12], n),4:F0} {P(s[13], n),4:F0} {P(s[14], n),4:F0}");
+}
