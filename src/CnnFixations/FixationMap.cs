@@ -35,10 +35,10 @@ public sealed record MapOptions
     /// </summary>
     public double CoarseShare { get; init; }
     /// <summary>Weighted rules: the standard deviation of the coarse blur, in network-input pixels (scaled to the image by the input's geometry).</summary>
-    public double CoarseSigma { get; init; } = 40;
+    public double CoarseSigma { get; init; } = 32;
 
     /// <summary>The map settings of the weighted rules (the default): heat map of the weights, box by threshold.</summary>
-    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 2, SigmaInInputPixels = true, CoarseShare = 0.5, CoarseSigma = 40 };
+    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 2, SigmaInInputPixels = true, CoarseShare = 0.5, CoarseSigma = 32 };
 
     /// <summary>
     /// Weighted rules: <see cref="Sigma"/> is in network-input pixels, scaled to the image by the input's geometry
@@ -99,12 +99,16 @@ public sealed class FixationMap
             points.Add(input.MapToImage(neuron[1], neuron[2]));
         double perInputPixel = input.Geometry.ImagePixelsPerInputPixel(input.Tensor.Shape[2], input.Tensor.Shape[3]);
         var heat = HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, options.SigmaInInputPixels ? options.Sigma * perInputPixel : options.Sigma);
+        float[] extent = heat;
         if (options.CoarseShare > 0)
         {
             double sigma = options.CoarseSigma * perInputPixel;
-            heat = HeatMap.Mix(heat, HeatMap.FromWeightedPointsCoarse(all, weights, input.Width, input.Height, sigma), options.CoarseShare);
+            extent = HeatMap.FromWeightedPointsCoarse(all, weights, input.Width, input.Height, sigma);
+            heat = HeatMap.Mix(heat, extent, options.CoarseShare);
         }
-        var box = options.Box == BoxMode.Points ? BoxFinder.FromPoints(points) : BoxFinder.FromThreshold(heat, input.Width, input.Height, options.BoxThreshold);
+        // The box marks the object's extent: with a two-scale map, the coarse blur is thresholded (the fine part's
+        // peaks would shrink the region above a fraction of the maximum to the sharpest detail).
+        var box = options.Box == BoxMode.Points ? BoxFinder.FromPoints(points) : BoxFinder.FromThreshold(extent, input.Width, input.Height, options.BoxThreshold);
         return new FixationMap(input.Width, input.Height, points, points, heat, box);
     }
 
