@@ -7,7 +7,7 @@ namespace CnnFixations.Tests.Quality;
 /// <summary>
 /// No rule may prefer a neuron or a position for its index: an image and its left-right and
 /// top-bottom mirrors must give mirrored mean fixation positions (weighted rules: the weight's centroid) (within 0.07 of the image side),
-/// on the bundled model, for the photos in samples/ and, when present, ../shared/images.
+/// on the bundled model, for the 14 photos of samples/ and tests/fixtures/photos.
 /// </summary>
 public class MirrorTests
 {
@@ -15,15 +15,15 @@ public class MirrorTests
 
     public static TheoryData<string> Rules() => new() { "weighted" };
 
-    /// <summary>Eight different photos: samples/, then ../shared/images when present (names not taken yet).</summary>
+    /// <summary>Every photo in the repository (the same set with or without ../shared): samples/, then tests/fixtures/photos (names not taken yet).</summary>
     private static IEnumerable<string> Photos()
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         var photos = new List<string>();
-        foreach (var folder in new[] { TestPaths.Samples, Path.Combine(TestPaths.Shared, "images") })
+        foreach (var folder in new[] { TestPaths.Samples, Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "photos") })
             if (Directory.Exists(folder))
                 foreach (var f in Directory.EnumerateFiles(folder, "*.png").Order(StringComparer.Ordinal))
-                    if (photos.Count < 8 && names.Add(Path.GetFileName(f))) photos.Add(f);
+                    if (names.Add(Path.GetFileName(f))) photos.Add(f);
         return photos;
     }
 
