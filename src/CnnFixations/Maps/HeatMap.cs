@@ -38,17 +38,18 @@ public static class HeatMap
         }
         var grid = FromWeightedPoints(cells, weights, gw, gh, sigma / d);
         var result = new float[(long)width * height];
-        var (x0, x1, fx) = Interpolation(width, gw, d);
-        var (y0, y1, fy) = Interpolation(height, gh, d);
+        var xs = CellInterpolation.Along(width, gw, d, 1);
+        var ys = CellInterpolation.Along(height, gh, d, 1);
         float max = 0;
         for (int y = 0; y < height; y++)
         {
-            int r0 = y0[y] * gw, r1 = y1[y] * gw;
-            double wy = fy[y];
+            var (y0, y1, wy) = ys[y];
+            int r0 = y0 * gw, r1 = y1 * gw;
             for (int x = 0; x < width; x++)
             {
-                double top = grid[r0 + x0[x]] * (1 - fx[x]) + grid[r0 + x1[x]] * fx[x];
-                double bottom = grid[r1 + x0[x]] * (1 - fx[x]) + grid[r1 + x1[x]] * fx[x];
+                var (x0, x1, fx) = xs[x];
+                double top = grid[r0 + x0] * (1 - fx) + grid[r0 + x1] * fx;
+                double bottom = grid[r1 + x0] * (1 - fx) + grid[r1 + x1] * fx;
                 float v = (float)(top * (1 - wy) + bottom * wy);
                 result[y * width + x] = v;
                 if (v > max) max = v;
@@ -56,25 +57,6 @@ public static class HeatMap
         }
         if (max > 0) TensorPrimitives.Divide(result, max, result);
         return result;
-    }
-
-    /// <summary>For each pixel along an axis: the two cells whose centres enclose it and the second one's part.</summary>
-    private static (int[] Lo, int[] Hi, double[] Part) Interpolation(int size, int cells, int d)
-    {
-        var lo = new int[size];
-        var hi = new int[size];
-        var part = new double[size];
-        for (int p = 0; p < size; p++)
-        {
-            double t = (p + 0.5) / d - 0.5; // position in cell units, 0 at the first cell's centre
-            if (t <= 0) { lo[p] = hi[p] = 0; continue; }
-            if (t >= cells - 1) { lo[p] = hi[p] = cells - 1; continue; }
-            int i = (int)Math.Floor(t);
-            lo[p] = i;
-            hi[p] = i + 1;
-            part[p] = t - i;
-        }
-        return (lo, hi, part);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using CnnFixations.Maps;
 using CnnFixations.Baselines;
 using CnnFixations.Onnx;
 
@@ -288,35 +289,23 @@ public sealed class WeightedWalk
     }
 
     /// <summary>
+    /// Soft cells (<see cref="CellGrid.Bilinear"/>): cell i is centred at <c>(i + 1/2) * size / cells</c>; input row y
+    /// (centre y + 1/2) belongs to the two cells whose centres enclose it, by linear interpolation (the weights of
+    /// bilinear upsampling), and wholly to the first or last cell beyond the outer centres. Parts sum to 1 and the
+    /// split is mirror-symmetric.
+    /// </summary>
+    private static (int Cell, double Part)[][] TentMembership(int size, int cells) =>
+        CellInterpolation.Along(size, cells, size, cells)
+            .Select(c => c.Part == 0 ? new[] { (c.Lo, 1.0) } : new[] { (c.Lo, 1 - c.Part), (c.Hi, c.Part) })
+            .ToArray();
+
+    /// <summary>
     /// Which cell row (or column) each input row (or column) belongs to: the head position whose receptive-field
     /// centre is nearest (an input row halfway between two centres belongs half to each, so no side is
     /// preferred); with <see cref="CellGrid.Blocks"/> or without a receptive field (a head reached through
     /// non-window ops), equal blocks (cell i spans rows <c>[i * size / cells, (i + 1) * size / cells)</c>; a row
     /// that straddles two blocks belongs to each by its overlap).
     /// </summary>
-    /// <summary>
-    /// Soft cells (<see cref="CellGrid.Bilinear"/>): cell i is centred at <c>(i + 1/2) * size / cells</c>; input row y
-    /// (centre y + 1/2) belongs to the two cells whose centres enclose it, by linear interpolation (the weights of
-    /// bilinear upsampling), and wholly to the first or last cell beyond the outer centres. Parts sum to 1 and the
-    /// split is mirror-symmetric.
-    /// </summary>
-    private static (int Cell, double Part)[][] TentMembership(int size, int cells)
-    {
-        var result = new (int, double)[size][];
-        for (int y = 0; y < size; y++)
-        {
-            // position in cell units, 0 at the first cell's centre: (y + 1/2) * cells / size - 1/2, exact in units of 1/(2 size)
-            long num = (2L * y + 1) * cells - size; // = 2 size * position
-            long den = 2L * size;
-            if (num <= 0) { result[y] = new[] { (0, 1.0) }; continue; }
-            if (num >= (cells - 1) * den) { result[y] = new[] { (cells - 1, 1.0) }; continue; }
-            int i = (int)(num / den);
-            double frac = (double)(num - i * den) / den;
-            result[y] = frac == 0 ? new[] { (i, 1.0) } : new[] { (i, 1 - frac), (i + 1, frac) };
-        }
-        return result;
-    }
-
     private static (int Cell, double Part)[][] Membership(int size, int cells, Func<int, long>? centre)
     {
         var result = new (int, double)[size][];
