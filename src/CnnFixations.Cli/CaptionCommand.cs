@@ -81,28 +81,21 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
 
         var outcomes = new ImageOutcome?[files.Count];
         var sw = Stopwatch.StartNew();
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            if (!cancel.IsCancellationRequested) stderr.WriteLine("interrupted: finishing the images in flight ...");
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        using var cancel = new Interruption(stderr);
         try
         {
             using var progress = BatchProgress.Create(batch && !quiet, files.Count, _info);
             if (!batch) outcomes[0] = Process(files[0], !quiet);
             else Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = workers }, (i, state) =>
             {
-                if (cancel.IsCancellationRequested) { state.Stop(); return; }
+                if (cancel.Requested) { state.Stop(); return; }
                 outcomes[i] = Process(files[i], false);
                 progress.Report(outcomes[i]!);
             });
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
+            cancel.Detach();
         }
         var done = outcomes.Where(o => o != null).Select(o => o!).ToList();
         if (outDir != null && batch)
@@ -137,13 +130,13 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         {
             if (done.Count == 1 && done[0].Error is { } error) throw new CnnFixationsException(error);
         }
-        else if (!quiet || failed > 0 || cancel.IsCancellationRequested)
+        else if (!quiet || failed > 0 || cancel.Requested)
         {
             _info.WriteLine($"{done.Count - failed} of {files.Count} images captioned, {failed} failed, {done.Count(o => o.Skipped)} skipped as done, {sw.Elapsed.TotalSeconds:F1} s" +
-                            (cancel.IsCancellationRequested ? $"; interrupted, {files.Count - done.Count} not started" : ""));
+                            (cancel.Requested ? $"; interrupted, {files.Count - done.Count} not started" : ""));
             foreach (var o in done.Where(o => o.Error != null)) stderr.WriteLine($"error: {o.File.Path}: {o.Error}");
         }
-        if (cancel.IsCancellationRequested) return 130;
+        if (cancel.Requested) return 130;
         return failed > 0 ? CliApp.Failure : CliApp.Ok;
     }
 
@@ -249,8 +242,8 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
             foreach (int k in word.Decoder.FeatureDims) w.WriteNumberValue(k);
             w.WriteEndArray();
             w.WriteNumber("inputFixations", word.InputFixations.Count);
-            WritePoints(w, "points", map.Points);
-            WritePoints(w, "keptPoints", map.KeptPoints);
+            ExplanationJson.WritePoints(w, "points", map.Points);
+            ExplanationJson.WritePoints(w, "keptPoints", map.KeptPoints);
             if (map.Box == null) w.WriteNull("box");
             else
             {
@@ -269,18 +262,6 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         w.WriteEndObject();
     }
 
-    private static void WritePoints(Utf8JsonWriter w, string name, IReadOnlyList<(int X, int Y)> points)
-    {
-        w.WriteStartArray(name);
-        foreach (var (x, y) in points)
-        {
-            w.WriteStartArray();
-            w.WriteNumberValue(x);
-            w.WriteNumberValue(y);
-            w.WriteEndArray();
-        }
-        w.WriteEndArray();
-    }
 
     /// <summary>The given folder or manifest, or the bundled demonstration captioner beside the program or under the current folder.</summary>
     private static string ResolveCaptioner(string? model)

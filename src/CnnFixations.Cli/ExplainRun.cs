@@ -111,14 +111,7 @@ internal sealed class ExplainRun
             outcome.Documents.Clear();
         }
 
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            if (!cancel.IsCancellationRequested) _stderr.WriteLine("interrupted: finishing the images in flight ...");
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        using var cancel = new Interruption(_stderr);
         var outcomes = new ImageOutcome?[files.Count];
         var stopwatch = Stopwatch.StartNew();
         try
@@ -133,7 +126,7 @@ internal sealed class ExplainRun
             {
                 Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs }, (i, state) =>
                 {
-                    if (cancel.IsCancellationRequested) { state.Stop(); return; }
+                    if (cancel.Requested) { state.Stop(); return; }
                     outcomes[i] = Process(files[i], verbose: false);
                     Deliver(i, outcomes[i]!);
                     progress.Report(outcomes[i]!);
@@ -142,7 +135,7 @@ internal sealed class ExplainRun
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
+            cancel.Detach();
         }
 
         var done = outcomes.Where(o => o != null).Select(o => o!).ToList();
@@ -155,18 +148,18 @@ internal sealed class ExplainRun
         if (_s.OutDir != null && _s.Report) WriteReport(_s.OutDir, done);
         int failed = done.Count(o => o.Error != null);
         // A run that fails (an image failed, or it was interrupted) writes no --json file: the file means success.
-        if (failed == 0 && !cancel.IsCancellationRequested && jsonLines != null) WriteJson(jsonLines);
+        if (failed == 0 && !cancel.Requested && jsonLines != null) WriteJson(jsonLines);
         if (!batch)
         {
             if (done.Count == 1 && done[0].Error is { } error) throw new CnnFixationsException(error);
         }
-        else if (!_s.Quiet || failed > 0 || cancel.IsCancellationRequested)
+        else if (!_s.Quiet || failed > 0 || cancel.Requested)
         {
             _info.WriteLine($"{done.Count - failed} of {files.Count} images explained, {failed} failed, {done.Count(o => o.Skipped)} skipped as done, " +
-                            $"{stopwatch.Elapsed.TotalSeconds:F1} s{(cancel.IsCancellationRequested ? $"; interrupted, {files.Count - done.Count} not started" : "")}");
+                            $"{stopwatch.Elapsed.TotalSeconds:F1} s{(cancel.Requested ? $"; interrupted, {files.Count - done.Count} not started" : "")}");
             foreach (var o in done.Where(o => o.Error != null)) _stderr.WriteLine($"error: {o.File.Path}: {o.Error}");
         }
-        if (cancel.IsCancellationRequested) return 130;
+        if (cancel.Requested) return 130;
         return failed > 0 ? CliApp.Failure : CliApp.Ok;
     }
 

@@ -156,7 +156,8 @@ public static class ExplanationJson
         if (label == null) w.WriteNull("label"); else w.WriteString("label", label);
     }
 
-    private static void WritePoints(Utf8JsonWriter w, string name, IReadOnlyList<(int X, int Y)> points)
+    /// <summary>Writes <paramref name="points"/> as the property <paramref name="name"/>: an array of <c>[x, y]</c> pairs.</summary>
+    public static void WritePoints(Utf8JsonWriter w, string name, IReadOnlyList<(int X, int Y)> points)
     {
         w.WriteStartArray(name);
         foreach (var (x, y) in points)
