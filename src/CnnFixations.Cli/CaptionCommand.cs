@@ -27,25 +27,26 @@ internal static class CaptionCommand
         var contributionShare = new Option<double>("--contribution-share") { Description = "At each fully connected step of the decoder walk keep only the largest supporting contributions making up this share of their sum (1: all of them, the rule as written).", DefaultValueFactory = _ => 1.0 };
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Include the images in subfolders of folder arguments." };
         var jobs = new Option<int>("--jobs", "-j") { Description = "Images processed at once (default: the number of cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var sigma = new Option<double>("--sigma") { Description = "Gaussian blur of the heat maps, in original-image pixels.", DefaultValueFactory = _ => 20.0 };
+        var rules = new Option<string>("--rules") { Description = "The walk through the decoder and the CNN: 'weighted' (default: each word's logit shared down by positive contribution, weights carried to the pixels) or 'paper' (kept sets: every supporting input, the paper's CNN rules, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
+        var sigma = new Option<double?>("--sigma") { Description = "Gaussian blur of the heat maps. Weighted rules: in network-input pixels (default 2, plus the coarse blur of 'explain'); paper rules: in original-image pixels (default 20)." };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map in the overlays (0..1).", DefaultValueFactory = _ => 0.5 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Skip images whose <stem>.json already exists in --out (resume an interrupted run)." };
         var command = new Command("caption", "Caption images with a CNN-LSTM captioner and explain every word by CNN Fixations: " +
             "each word's logit is walked back through the LSTM to the image feature and down the CNN to the pixels.")
         {
-            images, model, outDir, json, maxWords, report, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet, skipExisting,
+            images, model, outDir, json, maxWords, report, rules, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet, skipExisting,
         };
         command.SetAction(parse => new CaptionRun(
             parse.GetValue(images) ?? Array.Empty<string>(), parse.GetValue(model), parse.GetValue(outDir), parse.GetValue(json),
-            parse.GetValue(maxWords), parse.GetValue(report), parse.GetValue(cellOnly), parse.GetValue(contributionShare), parse.GetValue(recursive), parse.GetValue(jobs),
+            parse.GetValue(maxWords), parse.GetValue(report), parse.GetValue(rules) ?? "weighted", parse.GetValue(cellOnly), parse.GetValue(contributionShare), parse.GetValue(recursive), parse.GetValue(jobs),
             parse.GetValue(sigma), parse.GetValue(alpha), parse.GetValue(quiet), parse.GetValue(skipExisting), stdout, stderr).Execute());
         return command;
     }
 }
 
-internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, bool report, bool cellOnly, double share,
-    bool recursive, int jobs, double sigma, double alpha, bool quiet, bool skipExisting, TextWriter stdout, TextWriter stderr)
+internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, bool report, string rules, bool cellOnly, double share,
+    bool recursive, int jobs, double? sigma, double alpha, bool quiet, bool skipExisting, TextWriter stdout, TextWriter stderr)
 {
     private readonly TextWriter _info = json == "-" ? stderr : stdout;
     private Captioner _captioner = null!;
@@ -61,17 +62,25 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         if (maxWords < 1) throw new UsageException($"--max-words must be at least 1 (got {maxWords})");
         if (jobs < 1) throw new UsageException($"--jobs must be at least 1 (got {jobs})");
         if (!(share > 0) || share > 1) throw new UsageException("--contribution-share must be in (0, 1]");
-        if (!(sigma > 0) || sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
+        if (sigma is { } sg && (!(sg > 0) || sg > 10000)) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
+        var family = rules switch
+        {
+            "weighted" => Unravel.RuleFamily.Weighted,
+            "paper" => Unravel.RuleFamily.Paper,
+            _ => throw new UsageException($"--rules must be 'weighted' or 'paper' (got '{rules}')"),
+        };
         if (alpha is < 0 or > 1 || double.IsNaN(alpha)) throw new UsageException("--alpha must be between 0 and 1");
         if (report && outDir == null) throw new UsageException("--report needs --out (the page links the pictures written there)");
         if (skipExisting && outDir == null) throw new UsageException("--skip-existing needs --out (it skips images whose outputs exist there)");
-        _maps = MapOptions.Default with { Sigma = sigma };
+        _maps = family == Unravel.RuleFamily.Weighted
+            ? MapOptions.Weighted with { Sigma = sigma ?? MapOptions.Weighted.Sigma }
+            : MapOptions.Default with { Sigma = sigma ?? 20.0 };
         var files = InputFiles.Expand(images, recursive);
         bool batch = files.Count > 1 || images.Any(Directory.Exists) || images.Any(i => i.IndexOfAny(new[] { '*', '?' }) >= 0);
 
         var manifest = CaptionerManifest.Load(ResolveCaptioner(modelArg));
         int workers = Math.Clamp(jobs, 1, Math.Max(1, files.Count));
-        using var captioner = new Captioner(manifest, null, workers > 1 ? Math.Max(1, Environment.ProcessorCount / workers) : 0);
+        using var captioner = new Captioner(manifest, family == Unravel.RuleFamily.Weighted ? Unravel.UnravelOptions.Default : Unravel.UnravelOptions.Paper, workers > 1 ? Math.Max(1, Environment.ProcessorCount / workers) : 0);
         _captioner = captioner;
         _pre = ModelDefaults.Preprocessing(captioner.Encoder);
         (_h, _w) = ModelDefaults.FixedInputSize(captioner.Encoder);
@@ -167,8 +176,8 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
             }
             var sw = Stopwatch.StartNew();
             var input = ExplanationInput.FromImage(file.Path, _pre, _h, _w);
-            var result = _captioner.Caption(input.Tensor, maxWords, new CaptionWalkOptions { CellPathOnly = cellOnly, ContributionShare = share });
-            var maps = result.Words.Select(w => FixationMap.Build(w.InputFixations, input, _maps)).ToList();
+            var result = _captioner.Caption(input, maxWords, new CaptionWalkOptions { CellPathOnly = cellOnly, ContributionShare = share });
+            var maps = result.Words.Select(w => w.Explanation != null ? FixationMap.Build(w.Explanation, input, _maps) : FixationMap.Build(w.InputFixations, input, _maps)).ToList();
             var doc = Serialize(w => WriteDocument(w, input, result, maps, sw.Elapsed.TotalMilliseconds));
             outcome.Documents.Add(doc);
             outcome.Predictions = new[] { new Prediction(-1, result.Caption, result.Words.Count == 0 ? 0 : result.Words.Average(x => x.Probability)) };
@@ -223,6 +232,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         w.WriteString("encoderSha256", _captioner.Encoder.Sha256);
         w.WriteString("featureTensor", m.FeatureTensor);
         w.WriteString("imageEntry", m.Entry == ImageEntry.FirstStep ? "first-step" : "initial-state");
+        w.WriteString("rules", rules);
         w.WriteString("walk", cellOnly ? "cell-path-only" : "full");
         w.WriteNumber("contributionShare", share);
         w.WriteString("caption", result.Caption);
@@ -235,6 +245,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
             w.WriteString("word", word.Word);
             w.WriteNumber("token", word.Token);
             w.WriteNumber("probability", Math.Round(word.Probability, 6));
+            if (word.Weights is { } dw) w.WriteNumber("imageShare", Math.Round(dw.ImageShare, 6));
             w.WriteStartArray("hiddenUnits");
             foreach (int k in word.Decoder.HiddenUnits) w.WriteNumberValue(k);
             w.WriteEndArray();

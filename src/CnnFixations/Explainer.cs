@@ -338,6 +338,29 @@ public sealed class Explainer : IDisposable
         };
     }
 
+    /// <summary>
+    /// The weighted walk from given weights on the start tensor's neurons (e.g. the weights a caption decoder's
+    /// weighted walk carried to the feature); needs the weighted rules.
+    /// </summary>
+    public TensorExplanation UnravelFromWeights(IReadOnlyDictionary<string, TensorValue> forward, float[] startWeights)
+    {
+        if (Options.Rules != RuleFamily.Weighted) throw new InvalidOperationException("weights start the weighted walk only");
+        var a = forward[StartTensor];
+        if (startWeights.Length != a.Length) throw new ArgumentException($"{startWeights.Length} weights for the {a.Length} neurons of {StartTensor}", nameof(startWeights));
+        var logits = forward[LogitsTensor];
+        var sw = Stopwatch.StartNew();
+        var set = new Unravel.FixationSet(StartTensor, a.Shape);
+        for (int i = 0; i < startWeights.Length; i++) if (startWeights[i] > 0) set.Add(i);
+        var weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromWeights(startWeights);
+        var result = WeightedFixations(weights, set);
+        int top = TopClasses(logits.Data, 1)[0];
+        return new TensorExplanation(logits.Data, Predict(logits.Data, 5), top, logits.Data[top], result, 0, sw.Elapsed.TotalMilliseconds)
+        {
+            TargetLabel = Labels?[top],
+            Weights = weights,
+        };
+    }
+
     /// <summary>Unravels from any set of neurons of the start tensor (e.g. the feature dimensions a caption decoder chose: a union of channels).</summary>
     public UnravelResult UnravelSet(IReadOnlyDictionary<string, TensorValue> forward, FixationSet start)
     {

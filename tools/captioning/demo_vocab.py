@@ -49,10 +49,19 @@ def article(noun):
     return "an" if noun[0] in "aeiou" else "a"
 
 
+NOUN_ORDER = sorted(RANGES)  # alphabetical, as in the vocabulary file
+
+
+def caption_nouns(nouns):
+    """The nouns of a collage in the caption's fixed order (alphabetical), whatever tiles
+    the photos are on: the captioner reads a pooled feature, which carries no position."""
+    return sorted(nouns, key=NOUN_ORDER.index)
+
+
 def caption_words(nouns):
-    """Nouns in tile order -> 'a dog and an ox and a cat'."""
+    """The nouns of a collage (any order) -> 'a bird and a dog and an ox' (fixed noun order)."""
     words = []
-    for i, n in enumerate(nouns):
+    for i, n in enumerate(caption_nouns(nouns)):
         if i:
             words.append("and")
         words += [article(n), n]

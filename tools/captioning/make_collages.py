@@ -3,7 +3,8 @@
 class_index), placed at random tiles; and a parallel .nouns file (the noun per tile, '-' if empty).
 Usage: make_collages.py DATASET_DIR COUNT SEED OUT_PREFIX [--rearranged]
 With --rearranged every collage is followed by the same photos in a shifted tile order
-(tile i -> tile (i+1) mod 4), for the grounding check."""
+(tile i -> tile (i+1) mod 4), for the grounding check. The photos of a collage have different nouns,
+so that each noun of the caption names one photo."""
 import csv, os, random, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from demo_vocab import noun_of_class
@@ -28,7 +29,11 @@ def main():
     lines, nouns = [], []
     for _ in range(count):
         k = rng.randint(1, 4)
-        chosen = rng.sample(items, k)
+        chosen = []
+        while len(chosen) < k:  # distinct nouns
+            item = items[rng.randrange(len(items))]
+            if all(item[1] != c[1] for c in chosen):
+                chosen.append(item)
         slots = sorted(rng.sample(range(4), k))
         order = list(range(k))
         rng.shuffle(order)

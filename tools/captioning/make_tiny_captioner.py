@@ -104,7 +104,76 @@ def reference(step, feature, entry, cell_only=False):
             t -= 1
         wd["hidden"] = hidden
         wd["features"] = sorted(feats)
+        wd["weighted"] = weighted_walk(p, steps, wd["step"], wd["token"], f, entry, h_init, c_init, cell_only)
     return steps, words
+
+
+def share(contributions, weight):
+    """The weighted rules' split: the weight in proportion to the positive contributions."""
+    pos = np.where(contributions > 0, contributions, 0.0)
+    total = pos.sum()
+    return weight * pos / total if total > 0 else np.zeros_like(pos)
+
+
+def weighted_walk(p, steps, t, token, f, entry, h_init, c_init, cell_only):
+    """The weighted decoder walk of docs/captioning.md in float64, written separately from the C# one."""
+    Wih, Whh, Wout = p["lstm.weight_ih_l0"], p["lstm.weight_hh_l0"], p["out.weight"]
+    H = HIDDEN
+    hidden = share(Wout[token] * steps[t]["h"], 1.0)
+    cells = hidden.copy()
+    feats = np.zeros(FEATURE)
+    word_share = 0.0
+    while True:
+        s = steps[t]
+        prev_c, prev_h, xs = np.zeros(H), np.zeros(H), np.zeros(EMBED)
+        for k in range(H):
+            sg = np.sign(s["c"][k])
+            if cells[k] <= 0 or sg == 0:
+                continue
+            parts = share(np.array([s["f"][k] * s["c_prev"][k] * sg, s["i"][k] * s["g"][k] * sg]), cells[k])
+            prev_c[k] += parts[0]
+            row = 2 * H + k
+            cx = Wih[row] * s["x"] * sg
+            ch = np.zeros(H) if cell_only else Whh[row] * s["h_prev"] * sg
+            split = share(np.concatenate([cx, ch]), parts[1])
+            xs += split[:EMBED]
+            prev_h += split[EMBED:]
+        if s["image"] is not None:
+            for j in range(EMBED):
+                feats += share(p["image.weight"][j] * f * np.sign(s["x"][j]), xs[j])
+        else:
+            word_share += xs.sum()
+        if t == 0:
+            if entry == "initial-state":
+                for name, units, val in (("init_c", prev_c, c_init), ("init_h", prev_h, h_init)):
+                    for k in range(H):
+                        feats += share(p[name + ".weight"][k] * f * np.sign(val[k]), units[k])
+            break
+        cells = prev_c + prev_h
+        t -= 1
+    return dict(hidden=hidden.tolist(), feature=feats.tolist(), imageShare=float(feats.sum()), wordShare=float(word_share))
+
+
+def feature_gradient(step, feature, entry, words):
+    """d logit(word) / d feature for every word, by PyTorch autograd through the decoder step (teacher forcing)."""
+    grads = []
+    for wd in words:
+        f = torch.from_numpy(feature.astype(np.float64))[None].clone().requires_grad_(True)
+        st = step.double()
+        h = torch.zeros(1, 1, HIDDEN, dtype=torch.float64); c = torch.zeros(1, 1, HIDDEN, dtype=torch.float64)
+        zero = torch.zeros(1, FEATURE, dtype=torch.float64)
+        if entry == "initial-state":
+            _, _, _, h, c = st(torch.tensor([0]), f, h, c)
+            tokens = []
+        else:
+            tokens = [VOCAB.index("<image>")]
+        tokens += [VOCAB.index("<start>")] + [w["token"] for w in words]
+        for n, tok in enumerate(tokens[:wd["step"] + 1]):
+            logits, h, c, *rest = st(torch.tensor([tok]), f if (entry == "first-step" and n == 0) else zero, h, c)
+        logits[0, wd["token"]].backward()
+        grads.append(f.grad[0].tolist())
+        step.float()
+    return grads
 
 
 def make_step(entry, seed):
@@ -174,6 +243,8 @@ def main():
             steps=[{k: (v.tolist() if v is not None else None) for k, v in s.items() if k in ("i", "f", "g", "o", "c", "h", "logits")} for s in steps],
             words=words,
             cellPathOnly=[w["features"] for w in words_cell],
+            weightedCellPathOnly=[w["weighted"] for w in words_cell],
+            featureGradients=feature_gradient(step, feature, entry, words),
         )
         print(entry, refs[entry]["caption"], [w["features"] for w in words], refs[entry]["cellPathOnly"])
     # The first-step captioner again, its LSTM cell written out (MatMul/Gemm, Sigmoid, Tanh, Mul, Add) with the same weights.

@@ -1,7 +1,8 @@
 """Trains the bundled DEMONSTRATION captioner (models/demo-captioner/): the bundled MobileNetV2 as a
 frozen encoder (its 1280-d pooled feature), image embedding fed at the first step, one LSTM layer.
 Data: 2x2 collages (454x454, four 227x227 tiles, each a photo or empty mid-grey) of one to four
-ILSVRC photos; caption = one noun per photo in tile order, e.g. "a dog and an ox".
+ILSVRC photos with different nouns; caption = one noun per photo in a fixed noun order (demo_vocab.py),
+e.g. "a bird and a dog and an ox", whatever tiles they are on: the pooled feature carries no position.
 
     python3 tools/captioning/make_collages.py /work/shared/eval/ilsvrc-tune 5000 1 /tmp/capdata/train
     dotnet run --project src/CnnFixations.Cli -- collages /tmp/capdata/train.list --features /tmp/capdata/train.npy
@@ -62,7 +63,7 @@ def main():
                 exact = (((pred == targets[:n_val]) | ~mask).all(1)).float().mean().item()
             print(f"epoch {epoch + 1}: train loss {loss.item():.3f}, held-out token accuracy {word_acc:.3f}, exact captions {exact:.3f}", flush=True)
     export(step, out, vocab, feats.shape[1], HIDDEN, "../mobilenet_v2_1.0_224_quant.qdq.onnx", "MobilenetV2/Logits/AvgPool",
-           "DEMONSTRATION captioner: names the ILSVRC photos in a 2x2 collage in tile order (a few dozen nouns). "
+           "DEMONSTRATION captioner: names the ILSVRC photos in a 2x2 collage in a fixed noun order (a few dozen nouns). "
            "Not a general image captioner. Trained by tools/captioning/train_demo_captioner.py.")
     print("wrote", out)
 

@@ -19,6 +19,17 @@ public sealed record CaptionWalkOptions
     public double ContributionShare { get; init; } = 1.0;
 }
 
+/// <summary>
+/// What the weighted walk through the decoder gave one word: the share of the word's logit carried to each
+/// hidden unit of the word's step and to each feature dimension, and the share that ended at word inputs
+/// (the caption so far) instead of the image.
+/// </summary>
+public sealed record DecoderWeights(double[] Hidden, double[] Feature, double ImageShare, double WordShare)
+{
+    /// <summary>The feature dimensions with weight, in index order.</summary>
+    public int[] FeatureDims() => Enumerable.Range(0, Feature.Length).Where(m => Feature[m] > 0).ToArray();
+}
+
 /// <summary>What the walk through the decoder kept for one word.</summary>
 public sealed record DecoderFixations(
     int[] HiddenUnits,
@@ -108,6 +119,104 @@ public static class CaptionWalk
             cells = prevCells;
         }
         return new DecoderFixations(hidden.ToArray(), features.ToArray(), visited, wordInputs);
+    }
+
+    /// <summary>
+    /// The weighted walk (docs/captioning.md, "Weighted rules"): the word's logit starts with weight 1, and
+    /// every kept neuron shares its weight among its supporting contributions in proportion to their size;
+    /// a cell shares it between its cell path and its written-in part the same way. Weight reaching a word
+    /// input ends there; weight reaching the image feature is the feature's weight.
+    /// </summary>
+    public static DecoderWeights RunWeighted(LstmDecoder d, IReadOnlyList<LstmStep> steps, int wordStep, int word, ReadOnlySpan<double> feature, CaptionWalkOptions? options = null)
+    {
+        options ??= CaptionWalkOptions.Default;
+        int n = d.Hidden, e = d.EmbedSize;
+        double share = options.ContributionShare;
+        var top = steps[wordStep];
+        var scratch = new List<(int Index, double Contribution)>();
+        var hidden = new double[n];
+        for (int k = 0; k < n; k++) scratch.Add((k, d.Output.Weight[word * n + k] * top.H[k]));
+        Distribute(scratch, share, 1.0, (k, v) => hidden[k] += v);
+        var cells = (double[])hidden.Clone(); // (2) h = o * tanh(c): a hidden unit's weight goes to its cell
+        var features = new double[feature.Length];
+        double wordShare = 0;
+        int gRows = 2 * n; // row offset of gate g in W and R
+        for (int t = wordStep; t >= 0; t--)
+        {
+            var s = steps[t];
+            var prevCells = new double[n];
+            var prevHidden = new double[n];
+            var inputs = new double[e];
+            for (int k = 0; k < n; k++)
+            {
+                double weight = cells[k], sign = Math.Sign(s.C[k]);
+                if (!(weight > 0) || sign == 0) continue;
+                // (3) the cell path f * c_{t-1} and the written-in part i * g share the cell's weight by their support.
+                double path = Math.Max(s.F[k] * s.CPrev[k] * sign, 0), written = Math.Max(s.I[k] * s.G[k] * sign, 0);
+                if (path + written <= 0) continue;
+                prevCells[k] += weight * path / (path + written);
+                double w = weight * written / (path + written);
+                if (!(w > 0)) continue;
+                int row = gRows + k;
+                scratch.Clear();
+                for (int j = 0; j < e; j++) scratch.Add((j, d.W[row * e + j] * s.X[j] * sign));
+                if (!options.CellPathOnly)
+                    for (int j = 0; j < n; j++) scratch.Add((e + j, d.R[row * n + j] * s.HPrev[j] * sign));
+                Distribute(scratch, share, w, (j, v) => { if (j < e) inputs[j] += v; else prevHidden[j - e] += v; });
+            }
+            if (s.ImagePart != null)
+            {
+                // (4) the image step: the FC rule through the image embedding to the feature.
+                var img = d.ImageEmbedding!;
+                for (int j = 0; j < e; j++)
+                {
+                    if (!(inputs[j] > 0)) continue;
+                    double sx = Math.Sign(s.X[j]);
+                    scratch.Clear();
+                    for (int m = 0; m < img.In; m++) scratch.Add((m, img.Weight[j * img.In + m] * feature[m] * sx));
+                    Distribute(scratch, share, inputs[j], (m, v) => features[m] += v);
+                }
+            }
+            else foreach (double v in inputs) wordShare += v; // a word's embedding carries no image
+            if (t == 0)
+            {
+                if (d.InitialC != null) DistributeLinear(d.InitialC, prevCells, feature, features, share);
+                if (d.InitialH != null) DistributeLinear(d.InitialH, prevHidden, feature, features, share);
+                break;
+            }
+            for (int k = 0; k < n; k++) prevCells[k] += prevHidden[k]; // (2) again: h_{t-1} = o * tanh(c_{t-1})
+            cells = prevCells;
+        }
+        double imageShare = features.Sum();
+        return new DecoderWeights(hidden, features, imageShare, wordShare);
+    }
+
+    private static void DistributeLinear(LinearLayer layer, double[] unitWeights, ReadOnlySpan<double> feature, double[] features, double share)
+    {
+        var values = layer.Apply(feature);
+        var scratch = new List<(int, double)>();
+        for (int k = 0; k < unitWeights.Length; k++)
+        {
+            if (!(unitWeights[k] > 0)) continue;
+            double sign = Math.Sign(values[k]);
+            scratch.Clear();
+            for (int m = 0; m < layer.In; m++) scratch.Add((m, layer.Weight[k * layer.In + m] * feature[m] * sign));
+            Distribute(scratch, share, unitWeights[k], (m, v) => features[m] += v);
+        }
+    }
+
+    /// <summary>Shares <paramref name="weight"/> among the supporting contributions that <see cref="Supporting"/> keeps, in proportion to their size.</summary>
+    internal static void Distribute(List<(int Index, double Contribution)> contributions, double share, double weight, Action<int, double> add)
+    {
+        var chosen = new List<int>();
+        Supporting(contributions, share, chosen);
+        if (chosen.Count == 0) return;
+        var byIndex = new Dictionary<int, double>(contributions.Count);
+        foreach (var (i, c) in contributions) byIndex[i] = c;
+        double total = 0;
+        foreach (int i in chosen) total += byIndex[i];
+        if (!(total > 0)) return;
+        foreach (int i in chosen) add(i, weight * byIndex[i] / total);
     }
 
     /// <summary>The FC rule through an initial-state layer: feature dims whose contribution supports the kept units' values.</summary>

@@ -5,7 +5,17 @@ using CnnFixations.Unravel;
 namespace CnnFixations.Captioning;
 
 /// <summary>One generated word and the fixations behind it.</summary>
-public sealed record CaptionWord(string Word, int Token, double Probability, DecoderFixations Decoder, FixationSet InputFixations);
+public sealed record CaptionWord(string Word, int Token, double Probability, DecoderFixations Decoder, FixationSet InputFixations)
+{
+    /// <summary>Weighted rules: the weights the decoder walk carried to the hidden units and the feature.</summary>
+    public DecoderWeights? Weights { get; init; }
+
+    /// <summary>Weighted rules: the CNN walk from the weighted feature (its <see cref="TensorExplanation.Weights"/> feed the heat map).</summary>
+    public TensorExplanation? Explanation { get; init; }
+
+    /// <summary>The per-word Grad-CAM baseline at the encoder's last spatial tensor, when asked for.</summary>
+    public Baselines.SaliencyMap? GradCam { get; init; }
+}
 
 /// <summary>A caption and, per word, its fixations.</summary>
 public sealed record CaptionResult(string Caption, IReadOnlyList<CaptionWord> Words, double ForwardMs, double WalkMs);
@@ -36,7 +46,7 @@ public sealed class Captioner : IDisposable
         StartToken = TokenOf(manifest.StartToken, "start");
         EndToken = TokenOf(manifest.EndToken, "end");
         ImageToken = manifest.ImageToken != null ? TokenOf(manifest.ImageToken, "image.token") : -1;
-        Explainer = new Explainer(Encoder, unravel ?? UnravelOptions.Paper, null, intraOpThreads, manifest.FeatureTensor);
+        Explainer = new Explainer(Encoder, unravel ?? UnravelOptions.Default, null, intraOpThreads, manifest.FeatureTensor);
         var shape = Explainer.TensorShape(manifest.FeatureTensor);
         if (shape != null && Shapes.ElementCount(shape) != Decoder.FeatureSize)
             throw new CnnFixationsException($"captioner '{manifest.Path}': the encoder's feature '{manifest.FeatureTensor}' has {Shapes.ElementCount(shape)} values ({Shapes.Format(shape)}), the decoder reads {Decoder.FeatureSize}");
@@ -97,8 +107,17 @@ public sealed class Captioner : IDisposable
         return (steps, wordSteps);
     }
 
+    /// <summary>The rules of both walks (decoder and CNN): the explainer's.</summary>
+    public RuleFamily Rules => Explainer.Options.Rules;
+
     /// <summary>Captions an input tensor and walks every word back to the input.</summary>
-    public CaptionResult Caption(TensorValue input, int maxWords = 20, CaptionWalkOptions? walk = null)
+    public CaptionResult Caption(TensorValue input, int maxWords = 20, CaptionWalkOptions? walk = null) => Caption(input, null, maxWords, walk);
+
+    /// <summary>Captions an image and walks every word back to the input; with <paramref name="gradCam"/> also the per-word Grad-CAM baseline.</summary>
+    public CaptionResult Caption(ExplanationInput input, int maxWords = 20, CaptionWalkOptions? walk = null, bool gradCam = false) =>
+        Caption(input.Tensor, gradCam ? input : null, maxWords, walk);
+
+    private CaptionResult Caption(TensorValue input, ExplanationInput? gradCamImage, int maxWords, CaptionWalkOptions? walk)
     {
         var sw = Stopwatch.StartNew();
         var (feature, handle) = Encode(input);
@@ -112,13 +131,70 @@ public sealed class Captioner : IDisposable
             var s = steps[t];
             int w = ArgMax(s.Logits);
             var p = Softmax(s.Logits)[w];
-            var dec = CaptionWalk.Run(Decoder, steps, t, w, feature, walk);
-            var start = new FixationSet(Manifest.FeatureTensor, featureShape);
-            foreach (int m in dec.FeatureDims) start.Add(m);
-            FixationSet fixations = start.IsEmpty ? new FixationSet(Encoder.InputName, input.Shape) : Explainer.UnravelSet(handle, start).Input;
-            words.Add(new CaptionWord(Vocabulary[w], w, p, dec, fixations));
+            var cam = gradCamImage == null ? null : WordGradCam(handle, CaptionGradient.FeatureGradient(Decoder, steps, t, w, feature), gradCamImage);
+            if (Rules == RuleFamily.Weighted)
+            {
+                var weights = CaptionWalk.RunWeighted(Decoder, steps, t, w, feature, walk);
+                var hidden = Enumerable.Range(0, weights.Hidden.Length).Where(k => weights.Hidden[k] > 0).ToArray();
+                var dims = weights.FeatureDims();
+                var dec = new DecoderFixations(hidden, dims, 0, 0);
+                if (dims.Length == 0)
+                {
+                    words.Add(new CaptionWord(Vocabulary[w], w, p, dec, new FixationSet(Encoder.InputName, input.Shape)) { Weights = weights, GradCam = cam });
+                    continue;
+                }
+                var start = new float[weights.Feature.Length];
+                for (int m = 0; m < start.Length; m++) start[m] = (float)(weights.Feature[m] / weights.ImageShare);
+                var explanation = Explainer.UnravelFromWeights(handle, start);
+                words.Add(new CaptionWord(Vocabulary[w], w, p, dec, explanation.Fixations.Input) { Weights = weights, Explanation = explanation, GradCam = cam });
+            }
+            else
+            {
+                var dec = CaptionWalk.Run(Decoder, steps, t, w, feature, walk);
+                var start = new FixationSet(Manifest.FeatureTensor, featureShape);
+                foreach (int m in dec.FeatureDims) start.Add(m);
+                FixationSet fixations = start.IsEmpty ? new FixationSet(Encoder.InputName, input.Shape) : Explainer.UnravelSet(handle, start).Input;
+                words.Add(new CaptionWord(Vocabulary[w], w, p, dec, fixations) { GradCam = cam });
+            }
         }
         return new CaptionResult(string.Join(" ", words.Select(x => x.Word)), words, forwardMs, sw.Elapsed.TotalMilliseconds - forwardMs);
+    }
+
+    /// <summary>
+    /// Per-word Grad-CAM: the feature gradient taken back through the global average pooling that makes the
+    /// feature (uniform over the positions), so alpha_k = d logit / d f_k / (H*W), and the map
+    /// ReLU(sum_k alpha_k A_k) at the pooling's input A, upsampled to the image.
+    /// </summary>
+    private Baselines.SaliencyMap WordGradCam(Inference.ForwardPass forward, double[] featureGradient, ExplanationInput image)
+    {
+        var spatial = SpatialFeature ?? throw new CnnFixationsException($"per-word Grad-CAM needs the feature '{Manifest.FeatureTensor}' to be a global average pooling of a spatial tensor");
+        var a = forward[spatial];
+        int channels = a.Shape[1], h = a.Shape[2], w = a.Shape[3], plane = h * w;
+        if (channels != featureGradient.Length) throw new CnnFixationsException($"per-word Grad-CAM: '{spatial}' has {channels} channels, the feature {featureGradient.Length}");
+        var cam = new double[plane];
+        for (int k = 0; k < channels; k++)
+        {
+            double alpha = featureGradient[k] / plane;
+            if (alpha == 0) continue;
+            for (int i = 0; i < plane; i++) cam[i] += alpha * a.Data[k * plane + i];
+        }
+        var grid = Array.ConvertAll(cam, v => (float)Math.Max(v, 0));
+        return new Baselines.SaliencyMap(Baselines.SaliencyUpsampler.ToImage(grid, h, w, image), image.Width, image.Height);
+    }
+
+    /// <summary>The spatial tensor whose global average pooling is the feature (through reshapes), or null.</summary>
+    public string? SpatialFeature => _spatial ??= FindSpatialFeature();
+
+    private string? _spatial;
+
+    private string? FindSpatialFeature()
+    {
+        string t = Baselines.ClassifierStructure.Skip(Encoder, Manifest.FeatureTensor);
+        var p = Encoder.Producer(t);
+        if (p == null || !p.IsDefaultDomain) return null;
+        bool global = p.OpType is "GlobalAveragePool" or "ReduceMean"
+                      || p.OpType == "AveragePool" && Explainer.TensorShape(t) is { Length: 4 } s && s[2] == 1 && s[3] == 1;
+        return global && Explainer.TensorShape(p.Inputs[0]) is { Length: 4 } ? p.Inputs[0] : null;
     }
 
     internal static int ArgMax(double[] v)

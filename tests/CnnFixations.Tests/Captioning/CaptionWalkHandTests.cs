@@ -6,7 +6,7 @@ namespace CnnFixations.Tests.Captioning;
 public class CaptionWalkHandTests
 {
     // H = 2, E = 2, F = 3, V = 3; gate rows i: 0-1, f: 2-3, g: 4-5, o: 6-7.
-    private static LstmDecoder Decoder()
+    internal static LstmDecoder Decoder()
     {
         var w = new float[8 * 2];
         w[4 * 2 + 0] = 1; w[4 * 2 + 1] = -1;      // W_g[0,:] = [1, -1]
@@ -21,7 +21,7 @@ public class CaptionWalkHandTests
     private static LstmStep Step(double[] x, double[] hPrev, double[] cPrev, double[] i, double[] f, double[] g, double[] c, double[] h, double[]? image) =>
         new(x, hPrev, cPrev, i, f, g, new[] { 0.5, 0.5 }, c, h, new double[3]) { ImagePart = image };
 
-    private static List<LstmStep> Steps() => new()
+    internal static List<LstmStep> Steps() => new()
     {
         // t = 0, the image step: x_0 = [-0.7, 0.2], c_0 = [-0.3, 0.4], h_0 = [-0.2, 0.3].
         Step(new[] { -0.7, 0.2 }, new double[2], new double[2], new[] { 0.5, 0.5 }, new[] { 0.5, 0.5 }, new[] { -0.6, 0.8 },
@@ -31,7 +31,7 @@ public class CaptionWalkHandTests
              new[] { 0.8, 0.2 }, new[] { 0.5, 0.2 }, null),
     };
 
-    private static readonly double[] Feature = { 1, 2, 3 };
+    internal static readonly double[] Feature = { 1, 2, 3 };
 
     [Fact]
     public void Full_walk_matches_the_hand_computation()
@@ -96,7 +96,7 @@ public class ContributionShareTests
     [Fact]
     public void A_smaller_share_keeps_a_subset_on_the_tiny_captioner()
     {
-        using var captioner = new Captioner(CaptionerManifest.Load(Path.Combine(CaptionerTests.Fixtures, "first-step")));
+        using var captioner = CaptionerTests.Load("first-step");
         var (shape, data) = CnnFixations.Imaging.NpyFile.ReadFloat32(Path.Combine(CaptionerTests.Fixtures, "input.npy"));
         var input = new CnnFixations.Onnx.TensorValue(shape, data);
         var full = captioner.Caption(input, 6);

@@ -31,7 +31,8 @@ public class CaptionerTests
         return doc.RootElement.GetProperty(entry == "written-cell" ? "first-step" : entry).Clone();
     }
 
-    private static Captioner Load(string entry) => new(CaptionerManifest.Load(Path.Combine(Fixtures, entry)));
+    /// <summary>The fixture captioner; the paper rules unless told (the kept-set references are the paper walk's).</summary>
+    internal static Captioner Load(string entry, CnnFixations.Unravel.UnravelOptions? rules = null) => new(CaptionerManifest.Load(Path.Combine(Fixtures, entry)), rules ?? CnnFixations.Unravel.UnravelOptions.Paper);
 
     [Theory, MemberData(nameof(Entries))]
     public void Decoder_steps_equal_onnx_runtime_lstm(string entry)
