@@ -196,7 +196,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
                 var panels = new List<(string, byte[])>();
                 for (int i = 0; i < result.Words.Count; i++)
                 {
-                    var png = MapImages.OverlayPng(background, maps[i].Heat, maps[i].Box, maps[i].Points, alpha);
+                    var png = MapImages.OverlayPng(background, maps[i].Heat, maps[i].Box, result.Words[i].Explanation != null ? Array.Empty<(int, int)>() : maps[i].Points, alpha);
                     AtomicFile.WriteAllBytes($"{stem}.word{i + 1:D2}.overlay.png", png);
                     panels.Add((result.Words[i].Word, png));
                 }

@@ -104,7 +104,8 @@ def reference(step, feature, entry, cell_only=False):
             t -= 1
         wd["hidden"] = hidden
         wd["features"] = sorted(feats)
-        wd["weighted"] = weighted_walk(p, steps, wd["step"], wd["token"], f, entry, h_init, c_init, cell_only)
+        wd["weighted"] = weighted_walk(p, steps, wd["step"], wd["token"], f, entry, h_init, c_init, cell_only, contrast=False)
+        wd["weightedContrast"] = weighted_walk(p, steps, wd["step"], wd["token"], f, entry, h_init, c_init, cell_only, contrast=True)
     return steps, words
 
 
@@ -115,11 +116,22 @@ def share(contributions, weight):
     return weight * pos / total if total > 0 else np.zeros_like(pos)
 
 
-def weighted_walk(p, steps, t, token, f, entry, h_init, c_init, cell_only):
-    """The weighted decoder walk of docs/captioning.md in float64, written separately from the C# one."""
+def weighted_walk(p, steps, t, token, f, entry, h_init, c_init, cell_only, contrast):
+    """The weighted decoder walk of docs/captioning.md in float64, written separately from the C# one.
+    With contrast the start is the word's hidden shares minus the other words', weighted half by their
+    probabilities (renormalized without the word) and half evenly; the feature keeps the positive part."""
     Wih, Whh, Wout = p["lstm.weight_ih_l0"], p["lstm.weight_hh_l0"], p["out.weight"]
     H = HIDDEN
-    hidden = share(Wout[token] * steps[t]["h"], 1.0)
+    h_t = steps[t]["h"]
+    hidden = share(Wout[token] * h_t, 1.0)
+    if contrast:
+        lg = steps[t]["logits"]
+        prob = np.exp(lg - lg.max())
+        prob /= prob.sum()
+        V = len(prob)
+        for v in range(V):
+            if v != token:
+                hidden = hidden - share(Wout[v] * h_t, 0.5 * prob[v] / (1 - prob[token]) + 0.5 / (V - 1))
     cells = hidden.copy()
     feats = np.zeros(FEATURE)
     word_share = 0.0
@@ -128,7 +140,7 @@ def weighted_walk(p, steps, t, token, f, entry, h_init, c_init, cell_only):
         prev_c, prev_h, xs = np.zeros(H), np.zeros(H), np.zeros(EMBED)
         for k in range(H):
             sg = np.sign(s["c"][k])
-            if cells[k] <= 0 or sg == 0:
+            if cells[k] == 0 or sg == 0:
                 continue
             parts = share(np.array([s["f"][k] * s["c_prev"][k] * sg, s["i"][k] * s["g"][k] * sg]), cells[k])
             prev_c[k] += parts[0]
@@ -151,6 +163,7 @@ def weighted_walk(p, steps, t, token, f, entry, h_init, c_init, cell_only):
             break
         cells = prev_c + prev_h
         t -= 1
+    feats = np.maximum(feats, 0.0)
     return dict(hidden=hidden.tolist(), feature=feats.tolist(), imageShare=float(feats.sum()), wordShare=float(word_share))
 
 

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from demo_vocab import vocabulary, caption_words
 from captioner_export import DecoderStep, export
 
-EMBED, HIDDEN, EPOCHS = 48, 64, 20
+EMBED, HIDDEN, EPOCHS = 48, 64, 40
 
 
 def main():

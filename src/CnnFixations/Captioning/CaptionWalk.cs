@@ -17,6 +17,16 @@ public sealed record CaptionWalkOptions
     /// contribution, the rule as written; smaller values keep fewer, stronger inputs).
     /// </summary>
     public double ContributionShare { get; init; } = 1.0;
+
+    /// <summary>
+    /// Weighted rules: the word's evidence minus the other words' (contrastive), as the classifier walk does
+    /// with classes: the other words' walks, weighted <see cref="SoftmaxShare"/> by their probabilities
+    /// and the rest evenly, are subtracted; what stays positive at the feature is the word's own evidence.
+    /// </summary>
+    public bool Contrast { get; init; } = true;
+
+    /// <summary>With <see cref="Contrast"/>: the part of the competitors' weight that goes by their probabilities (the rest is an even mean).</summary>
+    public double SoftmaxShare { get; init; } = 0.5;
 }
 
 /// <summary>
@@ -134,9 +144,22 @@ public static class CaptionWalk
         double share = options.ContributionShare;
         var top = steps[wordStep];
         var scratch = new List<(int Index, double Contribution)>();
-        var hidden = new double[n];
-        for (int k = 0; k < n; k++) scratch.Add((k, d.Output.Weight[word * n + k] * top.H[k]));
-        Distribute(scratch, share, 1.0, (k, v) => hidden[k] += v);
+        var hidden = HiddenShares(d, top, word, share, 1.0);
+        if (options.Contrast)
+        {
+            // (1') contrast: the other words' shares, weighted by probability and evenly, are subtracted. Every later
+            // split is a fixed proportion, so the walk of this signed start is the difference of the words' walks.
+            var p = Softmax(top.Logits);
+            int vocab = p.Length;
+            for (int v = 0; v < vocab; v++)
+            {
+                if (v == word) continue;
+                double q = options.SoftmaxShare * (p[word] < 1 ? p[v] / (1 - p[word]) : 0) + (1 - options.SoftmaxShare) / (vocab - 1);
+                if (q == 0) continue;
+                var other = HiddenShares(d, top, v, share, q);
+                for (int k = 0; k < n; k++) hidden[k] -= other[k];
+            }
+        }
         var cells = (double[])hidden.Clone(); // (2) h = o * tanh(c): a hidden unit's weight goes to its cell
         var features = new double[feature.Length];
         double wordShare = 0;
@@ -150,13 +173,13 @@ public static class CaptionWalk
             for (int k = 0; k < n; k++)
             {
                 double weight = cells[k], sign = Math.Sign(s.C[k]);
-                if (!(weight > 0) || sign == 0) continue;
+                if (weight == 0 || sign == 0) continue;
                 // (3) the cell path f * c_{t-1} and the written-in part i * g share the cell's weight by their support.
                 double path = Math.Max(s.F[k] * s.CPrev[k] * sign, 0), written = Math.Max(s.I[k] * s.G[k] * sign, 0);
                 if (path + written <= 0) continue;
                 prevCells[k] += weight * path / (path + written);
                 double w = weight * written / (path + written);
-                if (!(w > 0)) continue;
+                if (w == 0) continue;
                 int row = gRows + k;
                 scratch.Clear();
                 for (int j = 0; j < e; j++) scratch.Add((j, d.W[row * e + j] * s.X[j] * sign));
@@ -170,7 +193,7 @@ public static class CaptionWalk
                 var img = d.ImageEmbedding!;
                 for (int j = 0; j < e; j++)
                 {
-                    if (!(inputs[j] > 0)) continue;
+                    if (inputs[j] == 0) continue;
                     double sx = Math.Sign(s.X[j]);
                     scratch.Clear();
                     for (int m = 0; m < img.In; m++) scratch.Add((m, img.Weight[j * img.In + m] * feature[m] * sx));
@@ -187,8 +210,30 @@ public static class CaptionWalk
             for (int k = 0; k < n; k++) prevCells[k] += prevHidden[k]; // (2) again: h_{t-1} = o * tanh(c_{t-1})
             cells = prevCells;
         }
+        // With contrast, what the competitors carry more of is not the word's evidence: the feature keeps the positive part.
+        for (int m = 0; m < features.Length; m++) features[m] = Math.Max(features[m], 0);
         double imageShare = features.Sum();
         return new DecoderWeights(hidden, features, imageShare, wordShare);
+    }
+
+    /// <summary>(1) The hidden units' shares of a word's logit: <paramref name="weight"/> split over the positive W_out[w,k] h[k].</summary>
+    private static double[] HiddenShares(LstmDecoder d, LstmStep top, int word, double share, double weight)
+    {
+        int n = d.Hidden;
+        var scratch = new List<(int Index, double Contribution)>(n);
+        for (int k = 0; k < n; k++) scratch.Add((k, d.Output.Weight[word * n + k] * top.H[k]));
+        var hidden = new double[n];
+        Distribute(scratch, share, weight, (k, v) => hidden[k] += v);
+        return hidden;
+    }
+
+    private static double[] Softmax(double[] logits)
+    {
+        double max = logits.Max(), sum = 0;
+        var p = new double[logits.Length];
+        for (int i = 0; i < p.Length; i++) sum += p[i] = Math.Exp(logits[i] - max);
+        for (int i = 0; i < p.Length; i++) p[i] /= sum;
+        return p;
     }
 
     private static void DistributeLinear(LinearLayer layer, double[] unitWeights, ReadOnlySpan<double> feature, double[] features, double share)
@@ -197,7 +242,7 @@ public static class CaptionWalk
         var scratch = new List<(int, double)>();
         for (int k = 0; k < unitWeights.Length; k++)
         {
-            if (!(unitWeights[k] > 0)) continue;
+            if (unitWeights[k] == 0) continue;
             double sign = Math.Sign(values[k]);
             scratch.Clear();
             for (int m = 0; m < layer.In; m++) scratch.Add((m, layer.Weight[k * layer.In + m] * feature[m] * sign));

@@ -17,7 +17,7 @@ public class WeightedCaptionWalkTests
     public void Weighted_walk_matches_the_hand_computation()
     {
         // The two-unit decoder of CaptionWalkHandTests, word 2 at step 1.
-        var r = CaptionWalk.RunWeighted(CaptionWalkHandTests.Decoder(), CaptionWalkHandTests.Steps(), 1, 2, CaptionWalkHandTests.Feature);
+        var r = CaptionWalk.RunWeighted(CaptionWalkHandTests.Decoder(), CaptionWalkHandTests.Steps(), 1, 2, CaptionWalkHandTests.Feature, NoContrast);
         // (1) W_out[2,:]*h_1 = [0.5, -0.2]: unit 0 takes all the weight.
         Assert.Equal(new[] { 1.0, 0.0 }, r.Hidden);
         // t=1, c_1[0] = 0.8: f*c_0 = -0.27 does not support it, i*g = 0.3 does: all weight 1 to z_g[0], whose
@@ -34,11 +34,35 @@ public class WeightedCaptionWalkTests
         Assert.Equal(new[] { 0, 1 }, r.FeatureDims());
     }
 
+    private static readonly CaptionWalkOptions NoContrast = new() { Contrast = false };
+
+    [Fact]
+    public void Contrast_subtracts_the_other_words_walks_by_hand()
+    {
+        // The hand decoder's step 1 has logits 0 (all three words equally likely, p = 1/3), so each other word
+        // weighs 0.5 * (1/3)/(2/3) + 0.5 / 2 = 0.5. Word 0 and word 1 have W_out rows of zeros: no supporting
+        // contribution, no shares; the contrast takes nothing away and the walk equals the plain one.
+        var plain = CaptionWalk.RunWeighted(CaptionWalkHandTests.Decoder(), CaptionWalkHandTests.Steps(), 1, 2, CaptionWalkHandTests.Feature, NoContrast);
+        var contrast = CaptionWalk.RunWeighted(CaptionWalkHandTests.Decoder(), CaptionWalkHandTests.Steps(), 1, 2, CaptionWalkHandTests.Feature);
+        Assert.Equal(plain.Feature, contrast.Feature);
+        // Word 1 given W_out[1,:] = [0.5, 0] shares like word 2 (all on unit 0): its contrast weight 0.5 halves
+        // every share, so the image weights are half the plain ones (35/432, 91/432).
+        var d = CaptionWalkHandTests.Decoder();
+        d.Output.Weight[1 * 2 + 0] = 0.5f;
+        var half = CaptionWalk.RunWeighted(d, CaptionWalkHandTests.Steps(), 1, 2, CaptionWalkHandTests.Feature);
+        Assert.Equal(35.0 / 432, half.Feature[0], 12);
+        Assert.Equal(91.0 / 432, half.Feature[1], 12);
+        Assert.Equal(new[] { 0.5, 0.0 }, half.Hidden);
+        // And word 1 explained against word 2 (same shares, weight 0.5): what stays is again half.
+        var other = CaptionWalk.RunWeighted(d, CaptionWalkHandTests.Steps(), 1, 1, CaptionWalkHandTests.Feature);
+        Assert.Equal(35.0 / 432, other.Feature[0], 12);
+    }
+
     [Fact]
     public void Cell_path_only_sends_the_weight_to_the_word_input()
     {
         // Without R_g h_0, z_g[0]'s only supporting term is x_1[0]: the whole weight ends at the word.
-        var r = CaptionWalk.RunWeighted(CaptionWalkHandTests.Decoder(), CaptionWalkHandTests.Steps(), 1, 2, CaptionWalkHandTests.Feature, new CaptionWalkOptions { CellPathOnly = true });
+        var r = CaptionWalk.RunWeighted(CaptionWalkHandTests.Decoder(), CaptionWalkHandTests.Steps(), 1, 2, CaptionWalkHandTests.Feature, new CaptionWalkOptions { CellPathOnly = true, Contrast = false });
         Assert.Equal(1.0, r.WordShare, 12);
         Assert.Equal(0.0, r.ImageShare);
         Assert.Empty(r.FeatureDims());
@@ -84,12 +108,16 @@ public class WeightedCaptionWalkTests
         {
             int t = wordSteps[i], token = words[i].GetProperty("token").GetInt32();
             var expected = words[i].GetProperty("weighted");
-            var full = CaptionWalk.RunWeighted(captioner.Decoder, steps, t, token, feature);
+            var full = CaptionWalk.RunWeighted(captioner.Decoder, steps, t, token, feature, NoContrast);
             AssertClose(Doubles(expected.GetProperty("hidden")), full.Hidden, 1e-5);
             AssertClose(Doubles(expected.GetProperty("feature")), full.Feature, 1e-5);
             Assert.Equal(expected.GetProperty("imageShare").GetDouble(), full.ImageShare, 5);
             Assert.Equal(expected.GetProperty("wordShare").GetDouble(), full.WordShare, 5);
-            var cell = CaptionWalk.RunWeighted(captioner.Decoder, steps, t, token, feature, new CaptionWalkOptions { CellPathOnly = true });
+            var contrastive = words[i].GetProperty("weightedContrast");
+            var byDefault = CaptionWalk.RunWeighted(captioner.Decoder, steps, t, token, feature);
+            AssertClose(Doubles(contrastive.GetProperty("hidden")), byDefault.Hidden, 1e-5);
+            AssertClose(Doubles(contrastive.GetProperty("feature")), byDefault.Feature, 1e-5);
+            var cell = CaptionWalk.RunWeighted(captioner.Decoder, steps, t, token, feature, new CaptionWalkOptions { CellPathOnly = true, Contrast = false });
             AssertClose(Doubles(cellOnly[i].GetProperty("feature")), cell.Feature, 1e-5);
             someImage |= full.ImageShare > 0.05;
             // Weight is only lost where neither part of a cell supports it: never created.

@@ -22,22 +22,64 @@ var nouns = File.ReadAllLines(prefix + ".nouns").Where(l => l.Length > 0).Take(l
 var stop = new HashSet<string> { "a", "an", "the", "and", "with", "of", "on", "in", "next", "to" };
 var manifest = CaptionerManifest.Load(model);
 
-var variants = new (string Name, UnravelOptions Rules, CaptionWalkOptions Walk, bool GradCam)[]
+var all = new (string Name, UnravelOptions Rules, CaptionWalkOptions Walk, bool GradCam)[]
 {
     ("weighted (default)", UnravelOptions.Default, CaptionWalkOptions.Default, true),
+    ("weighted, --no-contrast", UnravelOptions.Default, new CaptionWalkOptions { Contrast = false }, false),
+    ("weighted, --cell-path-only", UnravelOptions.Default, new CaptionWalkOptions { CellPathOnly = true }, false),
     ("paper rules", UnravelOptions.Paper, CaptionWalkOptions.Default, false),
     ("paper rules, --contribution-share 0.1", UnravelOptions.Paper, new CaptionWalkOptions { ContributionShare = 0.1 }, false),
 };
+// --variants 0,3: the rows to run (default: all)
+var variants = Arg("--variants") is { } pick ? pick.Split(',').Select(v => all[int.Parse(v, CultureInfo.InvariantCulture)]).ToArray() : all;
 var cache = new Dictionary<string, RgbImage>(StringComparer.Ordinal);
 RgbImage Load(string p) { lock (cache) { if (!cache.TryGetValue(p, out var img)) cache[p] = img = ImageLoader.Load(p); return img; } }
 
 Console.WriteLine($"{lines.Count} collages from {prefix}.list, captioner {model}");
+if (Arg("--debug") is { } dbg)
+{
+    // Per word of one collage: the 7x7 map that the feature weights give at the pooling (sum_c F_c A_c / |A_c|_1)
+    // and the gradient's (sum_c g_c A_c), as shares per tile.
+    int i = int.Parse(dbg, CultureInfo.InvariantCulture);
+    using var captioner = new Captioner(manifest, UnravelOptions.Default);
+    var paths = lines[i].Split('\t');
+    var collage = Collage.Compose(paths.Select(p => p == "-" ? null : Load(p)).ToArray());
+    var input = ExplanationInput.FromImage(null, collage, ModelConventions.ResolvePreprocessing(captioner.Encoder), 224, 224);
+    var (feature, fwd) = captioner.Encode(input.Tensor);
+    using var _ = fwd;
+    var (steps, wordSteps) = captioner.Decode(feature, 20);
+    var a = fwd[captioner.SpatialFeature!];
+    int ch = a.Shape[1], plane = a.Shape[2] * a.Shape[3], side = a.Shape[3];
+    string Tiles(Func<int, double> cell)
+    {
+        var t = new double[4];
+        for (int q = 0; q < plane; q++) { int y = q / side, x = q % side; double v = Math.Max(0, cell(q)); if (side % 2 == 1 && (x == side / 2 || y == side / 2)) continue; t[(y > side / 2 ? 2 : 0) + (x > side / 2 ? 1 : 0)] += v; }
+        double sum = t.Sum();
+        return string.Join(" ", t.Select(v => (v / Math.Max(sum, 1e-12)).ToString("F2", CultureInfo.InvariantCulture)));
+    }
+    Console.WriteLine($"tiles: {lines[i].Replace('\t', ' ')}; nouns {string.Join(" ", nouns[i])}");
+    foreach (int t in wordSteps)
+    {
+        int w = Array.IndexOf(steps[t].Logits, steps[t].Logits.Max());
+        foreach (var (contrast, cellOnly) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            var dw = CaptionWalk.RunWeighted(captioner.Decoder, steps, t, w, feature, new CaptionWalkOptions { Contrast = contrast, CellPathOnly = cellOnly });
+            var norm = new double[ch];
+            for (int c = 0; c < ch; c++) { double s1 = 0; for (int q = 0; q < plane; q++) s1 += Math.Max(0, a.Data[c * plane + q]); norm[c] = s1; }
+            Console.WriteLine($"{captioner.Vocabulary[w],-10} contrast={contrast,-5} cell-only={cellOnly,-5} image {dw.ImageShare:F3}  F-map tiles {Tiles(q => Enumerable.Range(0, ch).Sum(c => norm[c] > 0 ? dw.Feature[c] * a.Data[c * plane + q] / norm[c] : 0))}");
+        }
+        var g = CaptionGradient.FeatureGradient(captioner.Decoder, steps, t, w, feature);
+        Console.WriteLine($"{"",-10} gradient                 g-map tiles {Tiles(q => Enumerable.Range(0, ch).Sum(c => g[c] * a.Data[c * plane + q]))}");
+    }
+    return;
+}
 foreach (var (name, rules, walk, gradCam) in variants)
 {
     using var captioner = new Captioner(manifest, rules);
     var pre = ModelConventions.ResolvePreprocessing(captioner.Encoder);
     var (h, w) = ModelConventions.ResolveInputSize(captioner.Encoder);
     var maps = rules.Rules == RuleFamily.Weighted ? MapOptions.Weighted : MapOptions.Default;
+    if (Arg("--coarse-share") is { } coarse) maps = maps with { CoarseShare = double.Parse(coarse, CultureInfo.InvariantCulture) };
     var rows = new List<Row>[lines.Count];
     int exact = 0;
     Parallel.For(0, lines.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
@@ -65,10 +107,10 @@ foreach (var (name, rules, walk, gradCam) in variants)
         var expected = string.Join(" and ", photos.Select(x => x.n).OrderBy(n => Array.IndexOf(NounOrder(captioner), n)).Select(n => ("aeiou".Contains(n[0]) ? "an " : "a ") + n));
         if (result.Caption == expected) Interlocked.Increment(ref exact);
     });
-    var all = rows.SelectMany(r => r).ToList();
-    var named = all.Where(r => r.Tile >= 0).ToList();
+    var words = rows.SelectMany(r => r).ToList();
+    var named = words.Where(r => r.Tile >= 0).ToList();
     Console.WriteLine($"\n## {name}");
-    Console.WriteLine($"exact captions {exact}/{lines.Count}; object words {all.Count}, naming a photo {named.Count}, wrong nouns {all.Count - named.Count}");
+    Console.WriteLine($"exact captions {exact}/{lines.Count}; object words {words.Count}, naming a photo {named.Count}, wrong nouns {words.Count - named.Count}");
     Console.WriteLine("| photos in the collage | words | grounded: points >= 60% | grounded: heat mass >= 60% | map peak in tile | Grad-CAM mass >= 60% | Grad-CAM peak in tile |");
     Console.WriteLine("|---|---|---|---|---|---|---|");
     foreach (var group in named.GroupBy(r => r.Photos).OrderBy(g => g.Key).Select(g => (g.Key.ToString(CultureInfo.InvariantCulture), g.ToList())).Append(("all", named)))
