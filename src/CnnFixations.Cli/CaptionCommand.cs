@@ -25,9 +25,11 @@ internal static class CaptionCommand
         var report = new Option<bool>("--report") { Description = "Also write report.html in --out (one card per image: caption panels, caption, links)." };
         var cellOnly = new Option<bool>("--cell-path-only") { Description = "Walk the LSTM along the cell path and each step's own input only, not through the recurrent weights." };
         var contributionShare = new Option<double>("--contribution-share") { Description = "At each fully connected step of the decoder walk keep only the largest supporting contributions making up this share of their sum (1: all of them, the rule as written).", DefaultValueFactory = _ => 1.0 };
+        var gradCam = new Option<bool>("--gradcam") { Description = "Also draw the per-word Grad-CAM baseline (the word logit's gradient, back through the decoder, at the encoder's last spatial tensor): <stem>.wordNN.gradcam.png and a panel beside each word's." };
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Include the images in subfolders of folder arguments." };
         var jobs = new Option<int>("--jobs", "-j") { Description = "Images processed at once (default: the number of cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var rules = new Option<string>("--rules") { Description = "The walk through the decoder and the CNN: 'weighted' (default: each word's logit shared down by positive contribution, weights carried to the pixels) or 'paper' (kept sets: every supporting input, the paper's CNN rules, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
+        var rules = new Option<string>("--rules") { Description = "The walk through the decoder and the CNN: 'paper' (default: every supporting input kept, the paper's CNN rules, points and outlier removal; it grounds the demonstration captioner's words best) or 'weighted' (each word's logit shared down by positive contribution, contrasted with the other words, weights carried to the pixels as 'explain' does).", DefaultValueFactory = _ => "paper" };
+        var contrast = new Option<string>("--contrast") { Description = "Weighted rules: subtract the other words' walks, weighted half by their probabilities and half evenly ('softmax', default), or explain the word's logit alone ('none').", DefaultValueFactory = _ => "softmax" };
         var sigma = new Option<double?>("--sigma") { Description = "Gaussian blur of the heat maps. Weighted rules: in network-input pixels (default 2, plus the coarse blur of 'explain'); paper rules: in original-image pixels (default 20)." };
         var alpha = new Option<double>("--alpha") { Description = "Opacity of the heat map in the overlays (0..1).", DefaultValueFactory = _ => 0.5 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
@@ -35,17 +37,17 @@ internal static class CaptionCommand
         var command = new Command("caption", "Caption images with a CNN-LSTM captioner and explain every word by CNN Fixations: " +
             "each word's logit is walked back through the LSTM to the image feature and down the CNN to the pixels.")
         {
-            images, model, outDir, json, maxWords, report, rules, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet, skipExisting,
+            images, model, outDir, json, maxWords, report, rules, contrast, gradCam, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet, skipExisting,
         };
         command.SetAction(parse => new CaptionRun(
             parse.GetValue(images) ?? Array.Empty<string>(), parse.GetValue(model), parse.GetValue(outDir), parse.GetValue(json),
-            parse.GetValue(maxWords), parse.GetValue(report), parse.GetValue(rules) ?? "weighted", parse.GetValue(cellOnly), parse.GetValue(contributionShare), parse.GetValue(recursive), parse.GetValue(jobs),
+            parse.GetValue(maxWords), parse.GetValue(report), parse.GetValue(rules) ?? "paper", parse.GetValue(contrast) ?? "softmax", parse.GetValue(gradCam), parse.GetValue(cellOnly), parse.GetValue(contributionShare), parse.GetValue(recursive), parse.GetValue(jobs),
             parse.GetValue(sigma), parse.GetValue(alpha), parse.GetValue(quiet), parse.GetValue(skipExisting), stdout, stderr).Execute());
         return command;
     }
 }
 
-internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, bool report, string rules, bool cellOnly, double share,
+internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, bool report, string rules, string contrast, bool gradCam, bool cellOnly, double share,
     bool recursive, int jobs, double? sigma, double alpha, bool quiet, bool skipExisting, TextWriter stdout, TextWriter stderr)
 {
     private readonly TextWriter _info = json == "-" ? stderr : stdout;
@@ -67,11 +69,13 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         {
             "weighted" => Unravel.RuleFamily.Weighted,
             "paper" => Unravel.RuleFamily.Paper,
-            _ => throw new UsageException($"--rules must be 'weighted' or 'paper' (got '{rules}')"),
+            _ => throw new UsageException($"--rules must be 'paper' or 'weighted' (got '{rules}')"),
         };
+        if (contrast is not ("softmax" or "none")) throw new UsageException($"--contrast must be 'softmax' or 'none' (got '{contrast}')");
         if (alpha is < 0 or > 1 || double.IsNaN(alpha)) throw new UsageException("--alpha must be between 0 and 1");
         if (report && outDir == null) throw new UsageException("--report needs --out (the page links the pictures written there)");
         if (skipExisting && outDir == null) throw new UsageException("--skip-existing needs --out (it skips images whose outputs exist there)");
+        if (gradCam && outDir == null) throw new UsageException("--gradcam needs --out (it draws the Grad-CAM maps there)");
         _maps = family == Unravel.RuleFamily.Weighted
             ? MapOptions.Weighted with { Sigma = sigma ?? MapOptions.Weighted.Sigma }
             : MapOptions.Default with { Sigma = sigma ?? 20.0 };
@@ -83,6 +87,8 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         using var captioner = new Captioner(manifest, family == Unravel.RuleFamily.Weighted ? Unravel.UnravelOptions.Default : Unravel.UnravelOptions.Paper, workers > 1 ? Math.Max(1, Environment.ProcessorCount / workers) : 0);
         _captioner = captioner;
         _pre = ModelDefaults.Preprocessing(captioner.Encoder);
+        if (gradCam && captioner.SpatialFeature == null)
+            throw new CnnFixationsException($"--gradcam needs the encoder's feature '{manifest.FeatureTensor}' to be a global average pooling of a spatial tensor");
         (_h, _w) = ModelDefaults.FixedInputSize(captioner.Encoder);
         if (outDir != null) Directory.CreateDirectory(outDir);
         if (json is { } jp && jp != "-" && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(jp))))
@@ -176,7 +182,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
             }
             var sw = Stopwatch.StartNew();
             var input = ExplanationInput.FromImage(file.Path, _pre, _h, _w);
-            var result = _captioner.Caption(input, maxWords, new CaptionWalkOptions { CellPathOnly = cellOnly, ContributionShare = share });
+            var result = _captioner.Caption(input, maxWords, new CaptionWalkOptions { CellPathOnly = cellOnly, ContributionShare = share, Contrast = contrast == "softmax" }, gradCam);
             var maps = result.Words.Select(w => w.Explanation != null ? FixationMap.Build(w.Explanation, input, _maps) : FixationMap.Build(w.InputFixations, input, _maps)).ToList();
             var doc = Serialize(w => WriteDocument(w, input, result, maps, sw.Elapsed.TotalMilliseconds));
             outcome.Documents.Add(doc);
@@ -199,6 +205,12 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
                     var png = MapImages.OverlayPng(background, maps[i].Heat, maps[i].Box, result.Words[i].Explanation != null ? Array.Empty<(int, int)>() : maps[i].Points, alpha);
                     AtomicFile.WriteAllBytes($"{stem}.word{i + 1:D2}.overlay.png", png);
                     panels.Add((result.Words[i].Word, png));
+                    if (result.Words[i].GradCam is { } cam)
+                    {
+                        var camPng = MapImages.OverlayPng(background, cam.Heat, null, Array.Empty<(int, int)>(), alpha);
+                        AtomicFile.WriteAllBytes($"{stem}.word{i + 1:D2}.gradcam.png", camPng);
+                        panels.Add((result.Words[i].Word + " (Grad-CAM)", camPng));
+                    }
                 }
                 if (panels.Count > 0)
                 {
@@ -207,7 +219,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
                 }
                 AtomicFile.WriteAllBytes(stem + ".json", doc); // last: marks the image as done
                 outcome.DocumentFiles.Add(stem + ".json");
-                if (verbose) _info.WriteLine($"  wrote {stem}.json, {stem}.caption.png and {panels.Count} word overlays");
+                if (verbose) _info.WriteLine($"  wrote {stem}.json, {stem}.caption.png and {result.Words.Count} word overlays{(gradCam ? " with their Grad-CAM maps" : "")}");
             }
         }
         catch (CnnFixationsException e)
@@ -233,6 +245,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         w.WriteString("featureTensor", m.FeatureTensor);
         w.WriteString("imageEntry", m.Entry == ImageEntry.FirstStep ? "first-step" : "initial-state");
         w.WriteString("rules", rules);
+        if (rules == "weighted") w.WriteString("contrast", contrast);
         w.WriteString("walk", cellOnly ? "cell-path-only" : "full");
         w.WriteNumber("contributionShare", share);
         w.WriteString("caption", result.Caption);

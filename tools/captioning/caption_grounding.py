@@ -5,13 +5,15 @@
     dotnet run --project src/CnnFixations.Cli -- caption /tmp/capdata/dev-png --json /tmp/capdata/dev.json --quiet
     python3 tools/captioning/caption_grounding.py /tmp/capdata/dev [CAPTIONS.json]
 
-An object word (a noun) names the photo of its position: the k-th noun of the caption names the
-k-th photo in tile order when their nouns agree, else the only photo of the collage with that noun,
-else no photo (counted as a wrong noun). It is grounded when at least 60% of its fixation points
-lie in that photo's tile. Collages come in pairs (odd lines: every tile moved one place on); a word
+An object word (a noun) names the collage's photo with that noun (the photos of a collage have
+different nouns), else no photo (counted as a wrong noun). It is grounded when at least 60% of its
+fixation points (keptPoints, else points) lie in that photo's tile. The expected caption lists the
+nouns in alphabetical order (demo_vocab.caption_words). Collages come in pairs (odd lines: every tile moved one place on); a word
 follows its photo when it names the same photo in both and is grounded in both.
 """
-import json, sys
+import json, os, sys
+sys.path.insert(0, os.path.dirname(__file__))
+from demo_vocab import caption_words
 
 THRESHOLD = 0.6
 
@@ -39,26 +41,19 @@ def main():
             continue
         d = by_index[i]
         photos = [(t, n) for t, n in enumerate(row) if n != "-"]
-        expected = " and ".join(("an " if n[0] in "aeiou" else "a ") + n for _, n in photos)
+        expected = " ".join(caption_words([n for _, n in photos]))
         exact += d["caption"] == expected
-        k = 0
         found = {}
         for wd in d["words"]:
             if wd["word"] in ("a", "an", "and") or wd["word"].startswith("<"):
                 continue
             noun = wd["word"]
-            tile = None
-            if k < len(photos) and photos[k][1] == noun:
-                tile = photos[k][0]
-            else:
-                same = [t for t, n in photos if n == noun]
-                if len(same) == 1:
-                    tile = same[0]
-            k += 1
+            same = [t for t, n in photos if n == noun]
+            tile = same[0] if len(same) == 1 else None
             if tile is None:
                 wrong += 1
                 continue
-            pts = wd["points"]
+            pts = wd["keptPoints"] or wd["points"]
             share = sum(1 for x, y in pts if tile_of(x, y, d["width"], d["height"]) == tile) / len(pts) if pts else 0.0
             words += 1
             ok = share >= THRESHOLD

@@ -46,7 +46,8 @@ public sealed class Captioner : IDisposable
         StartToken = TokenOf(manifest.StartToken, "start");
         EndToken = TokenOf(manifest.EndToken, "end");
         ImageToken = manifest.ImageToken != null ? TokenOf(manifest.ImageToken, "image.token") : -1;
-        Explainer = new Explainer(Encoder, unravel ?? UnravelOptions.Default, null, intraOpThreads, manifest.FeatureTensor);
+        // The paper rules by default: on the demonstration captioner they ground words better than the weighted walk (docs/captioning.md).
+        Explainer = new Explainer(Encoder, unravel ?? UnravelOptions.Paper, null, intraOpThreads, manifest.FeatureTensor);
         var shape = Explainer.TensorShape(manifest.FeatureTensor);
         if (shape != null && Shapes.ElementCount(shape) != Decoder.FeatureSize)
             throw new CnnFixationsException($"captioner '{manifest.Path}': the encoder's feature '{manifest.FeatureTensor}' has {Shapes.ElementCount(shape)} values ({Shapes.Format(shape)}), the decoder reads {Decoder.FeatureSize}");

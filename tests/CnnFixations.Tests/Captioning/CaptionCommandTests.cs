@@ -65,6 +65,46 @@ public class CaptionCommandTests
     }
 
     [Fact]
+    public void Weighted_rules_and_grad_cam_are_written_and_deterministic()
+    {
+        string dir = TestPaths.NewTempDir(), outDir = Path.Combine(dir, "out");
+        string image = Picture(dir, "pic.png", 7);
+        var r = CliRunner.Run("caption", image, "--model", Fixture("first-step"), "--rules", "weighted", "--gradcam", "--out", outDir, "--max-words", "6");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string json = File.ReadAllText(Path.Combine(outDir, "pic.json"));
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        Assert.Equal("weighted", root.GetProperty("rules").GetString());
+        Assert.Equal("softmax", root.GetProperty("contrast").GetString());
+        var words = root.GetProperty("words").EnumerateArray().ToList();
+        foreach (var w in words) Assert.InRange(w.GetProperty("imageShare").GetDouble(), 0.0, 1.0);
+        for (int i = 1; i <= words.Count; i++) Assert.True(File.Exists(Path.Combine(outDir, $"pic.word{i:D2}.gradcam.png")));
+        // The same caption as the paper rules: the rules change the explanation only.
+        var paper = CliRunner.Run("caption", image, "--model", Fixture("first-step"), "--json", "-", "--max-words", "6");
+        using var paperDoc = JsonDocument.Parse(paper.Stdout);
+        Assert.Equal(paperDoc.RootElement.GetProperty("caption").GetString(), root.GetProperty("caption").GetString());
+        Assert.Equal("paper", paperDoc.RootElement.GetProperty("rules").GetString());
+        var again = CliRunner.Run("caption", image, "--model", Fixture("first-step"), "--rules", "weighted", "--json", "-", "--max-words", "6");
+        Assert.Equal(WithoutTimings(json).Replace(Path.Combine(outDir, ""), ""), WithoutTimings(again.Stdout).Replace(Path.Combine(outDir, ""), ""));
+    }
+
+    [Theory]
+    [InlineData("--rules", "greedy")]
+    [InlineData("--contrast", "mean")]
+    [InlineData("--gradcam", null)]
+    public void Bad_rule_options_are_usage_errors(string option, string? value)
+    {
+        string dir = TestPaths.NewTempDir();
+        string image = Picture(dir, "pic.png", 7);
+        var args = new List<string> { "caption", image, "--model", Fixture("first-step"), "--json", "-", option };
+        if (value != null) args.Add(value);
+        var r = CliRunner.Run(args.ToArray());
+        Assert.Equal(2, r.ExitCode);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.Contains(option, r.Stderr);
+    }
+
+    [Fact]
     public void Max_words_cuts_the_caption()
     {
         string dir = TestPaths.NewTempDir();

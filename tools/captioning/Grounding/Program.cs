@@ -24,11 +24,11 @@ var manifest = CaptionerManifest.Load(model);
 
 var all = new (string Name, UnravelOptions Rules, CaptionWalkOptions Walk, bool GradCam)[]
 {
-    ("weighted (default)", UnravelOptions.Default, CaptionWalkOptions.Default, true),
-    ("weighted, --no-contrast", UnravelOptions.Default, new CaptionWalkOptions { Contrast = false }, false),
-    ("weighted, --cell-path-only", UnravelOptions.Default, new CaptionWalkOptions { CellPathOnly = true }, false),
-    ("paper rules", UnravelOptions.Paper, CaptionWalkOptions.Default, false),
-    ("paper rules, --contribution-share 0.1", UnravelOptions.Paper, new CaptionWalkOptions { ContributionShare = 0.1 }, false),
+    ("paper rules (default)", UnravelOptions.Paper, CaptionWalkOptions.Default, true),
+    ("--rules weighted", UnravelOptions.Default, CaptionWalkOptions.Default, false),
+    ("--rules weighted --contrast none", UnravelOptions.Default, new CaptionWalkOptions { Contrast = false }, false),
+    ("--rules weighted --cell-path-only", UnravelOptions.Default, new CaptionWalkOptions { CellPathOnly = true }, false),
+    ("--contribution-share 0.1", UnravelOptions.Paper, new CaptionWalkOptions { ContributionShare = 0.1 }, false),
 };
 // --variants 0,3: the rows to run (default: all)
 var variants = Arg("--variants") is { } pick ? pick.Split(',').Select(v => all[int.Parse(v, CultureInfo.InvariantCulture)]).ToArray() : all;
