@@ -40,6 +40,9 @@ internal sealed record ModelFigures
     public Timing? Explain { get; init; }
     public Timing? ExplainWithoutPng { get; init; }
     public Timing? GradCam { get; init; }
+    /// <summary>The paper's literal rules (--rules paper): the walk alone, and the whole explanation as "explain" does it.</summary>
+    public Timing? PaperWalk { get; init; }
+    public Timing? PaperExplain { get; init; }
     public Timing? Gradient { get; init; }
     public int ExtraOutputs { get; init; }
     public int Fixations { get; init; }
@@ -56,6 +59,8 @@ internal sealed record ModelFigures
         Add("postprocessMs", Postprocess);
         Add("pngMs", Encode);
         Add("explainMs", Explain);
+        Add("paperWalkMs", PaperWalk);
+        Add("paperExplainMs", PaperExplain);
         Add("explainWithoutPngMs", ExplainWithoutPng);
         Add("gradcamMs", GradCam);
         Add("gradientMs", Gradient);
@@ -109,6 +114,18 @@ internal static class ModelBench
             p.Overlay.Dispose();
         });
         var explainPixels = Timing.Measure(2, iterations, () => Postprocess(explainer.Explain(input.Tensor), input).Overlay.Dispose());
+        Timing? paperWalk, paperExplain;
+        using (var paper = new Explainer(model, CnnFixations.Unravel.UnravelOptions.Paper))
+        {
+            using var paperForward = paper.Forward(input.Tensor);
+            paperWalk = Timing.Measure(2, iterations, () => paper.Unravel(paperForward, target));
+            paperExplain = Timing.Measure(2, iterations, () =>
+            {
+                var p = Postprocess(paper.Explain(input.Tensor), input);
+                Encode(p);
+                p.Overlay.Dispose();
+            });
+        }
         Timing? gradcam = null, gradient = null;
         var gradcamMethod = new CnnFixations.Baselines.GradCamMethod();
         if (gradcamMethod.NotApplicable(explainer) == null)
@@ -131,6 +148,8 @@ internal static class ModelBench
             Explain = explain,
             ExplainWithoutPng = explainPixels,
             GradCam = gradcam,
+            PaperWalk = paperWalk,
+            PaperExplain = paperExplain,
             Gradient = gradient,
             ExtraOutputs = explainer.FetchedTensorCount,
             Fixations = explanation!.Fixations.Input.Count,

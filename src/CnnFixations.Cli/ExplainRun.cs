@@ -71,6 +71,11 @@ internal sealed class ExplainRun
         if (_s.Shard != null && _s.OutDir == null) throw new UsageException("--shard needs --out (the shards' folders are joined by 'cnn-fixations merge')");
         if (_s.Shard != null && _s.InputTensor != null) throw new UsageException("--shard splits a list of images; it does not apply to --input-tensor");
 
+        // One image that is not there fails before the model is read (the error costs start-up only), unless a
+        // --class must be checked first (that needs the model's labels).
+        if (!batch && _s.InputTensor == null && _s.Class == null && files.Count == 1 && !File.Exists(files[0].Path))
+            throw new CnnFixationsException($"cannot read image '{files[0].Path}': the file does not exist");
+
         _modelPath = ModelDefaults.ResolveModelPath(_s.Model);
         var adapted = InputAdapter.Adapt(OnnxModel.Load(_modelPath), _s.Layout is { } layout ? InputAdapter.ParseLayout(layout) : null);
         _model = adapted.Model;

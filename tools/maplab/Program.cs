@@ -8,7 +8,7 @@ using CnnFixations.Maps;
 using CnnFixations.Onnx;
 using CnnFixations.Unravel;
 
-// args: csv model skip limit "variants;..."   variant: s:SIGMA | m:S1:S2:A | gradcam | center
+// args: csv model skip limit "variants;..."   variant: s:SIGMA | m:S1:S2:A | gradcam[:S] | cam[:S] | center
 var csv = args[0]; var modelPath = args[1]; int skip = int.Parse(args[2]); int limit = int.Parse(args[3]);
 var specs = args[4].Split(';');
 var dir = Path.GetDirectoryName(Path.GetFullPath(csv))!;
@@ -31,7 +31,18 @@ float[] Blur(List<(int X, int Y)> pts, List<double> ws, int w, int h, double s) 
 float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (List<(int X, int Y)>, List<double>)> walks)
 {
     var p = spec.Split(':');
-    if (p[0] == "gradcam") return new GradCamMethod().Compute(explainer, input, target).Heat;
+    if (p[0] is "gradcam" or "cam")
+    {
+        // gradcam[:S], cam[:S]: the baseline's map, optionally blurred by S network-input pixels (the sigma-sensitivity rows).
+        ISaliencyMethod method = p[0] == "cam" ? new CamMethod() : new GradCamMethod();
+        var map = method.Compute(explainer, input, target).Heat;
+        if (p.Length < 2) return map;
+        var points = new List<(int X, int Y)>(map.Length);
+        var weights = new List<double>(map.Length);
+        for (int i = 0; i < map.Length; i++)
+            if (map[i] > 0) { points.Add((i % input.Width, i / input.Width)); weights.Add(map[i]); }
+        return Blur(points, weights, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * Math.Max(input.Width, input.Height) / 224.0);
+    }
     if (p[0] == "center")
     {
         var heat = new float[input.Width * input.Height];

@@ -89,4 +89,15 @@ public class UsageWordingTests
             Assert.Equal(JsonValueKind.Object, d.RootElement.ValueKind);
         });
     }
+
+    [Fact]
+    public void A_missing_image_is_reported_before_the_model_is_read()
+    {
+        // The model does not exist either: the image's error comes first, so it costs no model load or session.
+        var r = CliRunner.Run("explain", Sample("does-not-exist.png"), "--model", "/nonexistent/m.onnx");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("cannot read image", r.Stderr);
+        Assert.Contains("does-not-exist.png': the file does not exist", r.Stderr);
+        Assert.DoesNotContain("m.onnx", r.Stderr);
+    }
 }
