@@ -22,6 +22,7 @@ internal static class CaptionCommand
         var outDir = new Option<string?>("--out", "-o") { Description = "Folder for <stem>.json, <stem>.caption.png (one panel per word) and <stem>.wordNN.overlay.png." };
         var json = new Option<string?>("--json") { Description = "Write the JSON document to FILE, or to standard output with '-'." };
         var maxWords = new Option<int>("--max-words") { Description = "Stop a caption after this many words.", DefaultValueFactory = _ => 20 };
+        var beam = new Option<int>("--beam") { Description = "Beam width of the decoding: 1 (default) is greedy; N keeps the N most probable partial captions at every step. Every word is then explained on the chosen caption's path.", DefaultValueFactory = _ => 1 };
         var report = new Option<bool>("--report") { Description = "Also write report.html in --out (one card per image: caption panels, caption, links)." };
         var cellOnly = new Option<bool>("--cell-path-only") { Description = "Walk the LSTM along the cell path and each step's own input only, not through the recurrent weights." };
         var contributionShare = new Option<double>("--contribution-share") { Description = "At each fully connected step of the decoder walk keep only the largest supporting contributions making up this share of their sum (1: all of them, the rule as written).", DefaultValueFactory = _ => 1.0 };
@@ -37,17 +38,17 @@ internal static class CaptionCommand
         var command = new Command("caption", "Caption images with a CNN-LSTM captioner and explain every word by CNN Fixations: " +
             "each word's logit is walked back through the LSTM to the image feature and down the CNN to the pixels.")
         {
-            images, model, outDir, json, maxWords, report, rules, contrast, gradCam, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet, skipExisting,
+            images, model, outDir, json, maxWords, beam, report, rules, contrast, gradCam, cellOnly, contributionShare, recursive, jobs, sigma, alpha, quiet, skipExisting,
         };
         command.SetAction(parse => new CaptionRun(
             parse.GetValue(images) ?? Array.Empty<string>(), parse.GetValue(model), parse.GetValue(outDir), parse.GetValue(json),
-            parse.GetValue(maxWords), parse.GetValue(report), parse.GetValue(rules) ?? "paper", parse.GetValue(contrast) ?? "softmax", parse.GetValue(gradCam), parse.GetValue(cellOnly), parse.GetValue(contributionShare), parse.GetValue(recursive), parse.GetValue(jobs),
+            parse.GetValue(maxWords), parse.GetValue(beam), parse.GetValue(report), parse.GetValue(rules) ?? "paper", parse.GetValue(contrast) ?? "softmax", parse.GetValue(gradCam), parse.GetValue(cellOnly), parse.GetValue(contributionShare), parse.GetValue(recursive), parse.GetValue(jobs),
             parse.GetValue(sigma), parse.GetValue(alpha), parse.GetValue(quiet), parse.GetValue(skipExisting), stdout, stderr).Execute());
         return command;
     }
 }
 
-internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, bool report, string rules, string contrast, bool gradCam, bool cellOnly, double share,
+internal sealed class CaptionRun(string[] images, string? modelArg, string? outDir, string? json, int maxWords, int beamWidth, bool report, string rules, string contrast, bool gradCam, bool cellOnly, double share,
     bool recursive, int jobs, double? sigma, double alpha, bool quiet, bool skipExisting, TextWriter stdout, TextWriter stderr)
 {
     private readonly TextWriter _info = json == "-" ? stderr : stdout;
@@ -63,6 +64,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         if (images.Length == 0) throw new UsageException("nothing to caption: give image files, folders or globs");
         if (maxWords < 1) throw new UsageException($"--max-words must be at least 1 (got {maxWords})");
         if (jobs < 1) throw new UsageException($"--jobs must be at least 1 (got {jobs})");
+        if (beamWidth is < 1 or > 100) throw new UsageException($"--beam must be between 1 and 100 (got {beamWidth})");
         if (!(share > 0) || share > 1) throw new UsageException("--contribution-share must be in (0, 1]");
         if (sigma is { } sg && (!(sg > 0) || sg > 10000)) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
         var family = rules switch
@@ -84,7 +86,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
 
         var manifest = CaptionerManifest.Load(ResolveCaptioner(modelArg));
         int workers = Math.Clamp(jobs, 1, Math.Max(1, files.Count));
-        using var captioner = new Captioner(manifest, family == Unravel.RuleFamily.Weighted ? Unravel.UnravelOptions.Default : Unravel.UnravelOptions.Paper, workers > 1 ? Math.Max(1, Environment.ProcessorCount / workers) : 0);
+        using var captioner = new Captioner(manifest, family == Unravel.RuleFamily.Weighted ? Unravel.UnravelOptions.Default : Unravel.UnravelOptions.Paper, workers > 1 ? Math.Max(1, Environment.ProcessorCount / workers) : 0) { BeamWidth = beamWidth };
         _captioner = captioner;
         _pre = ModelDefaults.Preprocessing(captioner.Encoder);
         if (gradCam && captioner.SpatialFeature == null)
@@ -244,6 +246,7 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         w.WriteString("encoderSha256", _captioner.Encoder.Sha256);
         w.WriteString("featureTensor", m.FeatureTensor);
         w.WriteString("imageEntry", m.Entry == ImageEntry.FirstStep ? "first-step" : "initial-state");
+        w.WriteNumber("beam", beamWidth);
         w.WriteString("rules", rules);
         if (rules == "weighted") w.WriteString("contrast", contrast);
         w.WriteString("walk", cellOnly ? "cell-path-only" : "full");

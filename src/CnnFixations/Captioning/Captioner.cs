@@ -82,30 +82,86 @@ public sealed class Captioner : IDisposable
         return (Array.ConvertAll(f, v => (double)v), forward);
     }
 
-    /// <summary>Greedy decoding from a feature vector: every step run (the image step included) and the indices of the word steps.</summary>
+    /// <summary>
+    /// Beam width of the decoding: 1 (default) is greedy; above 1, the <see cref="BeamWidth"/> partial captions
+    /// with the highest sum of word log-probabilities are kept at every step (ties: the smaller token sequence),
+    /// and the best finished caption (its end token's log-probability included) wins.
+    /// </summary>
+    public int BeamWidth { get; init; } = 1;
+
+    /// <summary>Decoding from a feature vector (greedy, or beam search by <see cref="BeamWidth"/>): every step run on the chosen caption's path (the image step included) and the indices of the word steps.</summary>
     public (List<LstmStep> Steps, List<int> WordSteps) Decode(double[] feature, int maxWords)
     {
-        var steps = new List<LstmStep>();
+        var (steps, wordSteps, _) = DecodeWords(feature, maxWords);
+        return (steps, wordSteps);
+    }
+
+    /// <summary><see cref="Decode"/> with the chosen words' tokens (under beam search a word need not be its step's most probable one).</summary>
+    public (List<LstmStep> Steps, List<int> WordSteps, List<int> Tokens) DecodeWords(double[] feature, int maxWords)
+    {
+        var first = new List<LstmStep>();
         var (h, c) = Decoder.InitialState(feature);
         if (Manifest.Entry == ImageEntry.FirstStep)
         {
             var s0 = Decoder.Step(ImageToken, feature, h, c, imageStep: true);
-            steps.Add(s0);
+            first.Add(s0);
             (h, c) = (s0.H, s0.C);
         }
-        var wordSteps = new List<int>();
-        int token = StartToken;
-        for (int n = 0; n < maxWords; n++)
+        var beam = new List<Hypothesis> { new(first, new List<int>(), new List<int>(), 0, false, h, c) };
+        for (int n = 0; n < maxWords && beam.Any(b => !b.Done); n++)
         {
-            var s = Decoder.Step(token, feature, h, c, imageStep: false);
-            steps.Add(s);
-            int next = ArgMax(s.Logits);
-            if (next == EndToken) break;
-            wordSteps.Add(steps.Count - 1);
-            token = next;
-            (h, c) = (s.H, s.C);
+            var next = new List<Hypothesis>();
+            foreach (var hyp in beam)
+            {
+                if (hyp.Done) { next.Add(hyp); continue; }
+                int token = hyp.Tokens.Count == 0 ? StartToken : hyp.Tokens[^1];
+                var s = Decoder.Step(token, feature, hyp.H, hyp.C, imageStep: false);
+                var steps = new List<LstmStep>(hyp.Steps) { s };
+                if (BeamWidth == 1)
+                {
+                    int best = ArgMax(s.Logits);
+                    next.Add(Extend(hyp, steps, s, best, LogSoftmax(s.Logits)[best]));
+                    continue;
+                }
+                var logp = LogSoftmax(s.Logits);
+                foreach (int w in Enumerable.Range(0, logp.Length).OrderByDescending(w => logp[w]).ThenBy(w => w).Take(BeamWidth))
+                    next.Add(Extend(hyp, steps, s, w, logp[w]));
+            }
+            beam = next.OrderByDescending(b => b.Score).ThenBy(b => b.Tokens, TokenOrder.Instance).Take(BeamWidth).ToList();
         }
-        return (steps, wordSteps);
+        // A caption that ended (its end token chosen) beats one cut at --max-words, whose score lacks that last term.
+        var chosen = beam.OrderByDescending(b => b.Done).ThenByDescending(b => b.Score).ThenBy(b => b.Tokens, TokenOrder.Instance).First();
+        return (chosen.Steps, chosen.WordSteps, chosen.Tokens);
+    }
+
+    /// <summary>A hypothesis after step <paramref name="s"/> chose <paramref name="word"/>: the end token finishes it.</summary>
+    private Hypothesis Extend(Hypothesis hyp, List<LstmStep> steps, LstmStep s, int word, double logp)
+    {
+        if (word == EndToken) return new Hypothesis(steps, hyp.WordSteps, hyp.Tokens, hyp.Score + logp, true, s.H, s.C);
+        var wordSteps = new List<int>(hyp.WordSteps) { steps.Count - 1 };
+        var tokens = new List<int>(hyp.Tokens) { word };
+        return new Hypothesis(steps, wordSteps, tokens, hyp.Score + logp, false, s.H, s.C);
+    }
+
+    private sealed record Hypothesis(List<LstmStep> Steps, List<int> WordSteps, List<int> Tokens, double Score, bool Done, double[] H, double[] C);
+
+    private sealed class TokenOrder : IComparer<List<int>>
+    {
+        public static readonly TokenOrder Instance = new();
+        public int Compare(List<int>? a, List<int>? b)
+        {
+            for (int i = 0; i < Math.Min(a!.Count, b!.Count); i++)
+                if (a[i] != b[i]) return a[i].CompareTo(b[i]);
+            return a.Count.CompareTo(b.Count);
+        }
+    }
+
+    internal static double[] LogSoftmax(double[] v)
+    {
+        double max = v.Max(), sum = 0;
+        foreach (double x in v) sum += Math.Exp(x - max);
+        double log = max + Math.Log(sum);
+        return Array.ConvertAll(v, x => x - log);
     }
 
     /// <summary>The rules of both walks (decoder and CNN): the explainer's.</summary>
@@ -124,13 +180,14 @@ public sealed class Captioner : IDisposable
         var (feature, handle) = Encode(input);
         using var _ = handle;
         double forwardMs = sw.Elapsed.TotalMilliseconds;
-        var (steps, wordSteps) = Decode(feature, maxWords);
+        var (steps, wordSteps, tokens) = DecodeWords(feature, maxWords);
         var words = new List<CaptionWord>();
         var featureShape = handle[Manifest.FeatureTensor].Shape;
-        foreach (int t in wordSteps)
+        for (int k = 0; k < wordSteps.Count; k++)
         {
+            int t = wordSteps[k];
             var s = steps[t];
-            int w = ArgMax(s.Logits);
+            int w = tokens[k];
             var p = Softmax(s.Logits)[w];
             var cam = gradCamImage == null ? null : WordGradCam(handle, CaptionGradient.FeatureGradient(Decoder, steps, t, w, feature), gradCamImage);
             if (Rules == RuleFamily.Weighted)
