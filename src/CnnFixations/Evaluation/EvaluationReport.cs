@@ -68,7 +68,7 @@ public sealed class RandomizationSums
     public double Spearman => Images == 0 ? double.NaN : SpearmanSum / Images;
 }
 
-/// <summary>The totals of one row of the tables (a method, or a method's points box).</summary>
+/// <summary>The totals of one row of the tables (a method, or a method's own box).</summary>
 public sealed class MethodTotals
 {
     public MethodTotals(string name, string? notApplicable = null)
@@ -144,7 +144,7 @@ public sealed class EvaluationReport
     /// <summary>Randomization settings, written to the JSON: the seed and the number of weighted layers found.</summary>
     public (long Seed, int Layers)? RandomizationSettings { get; set; }
 
-    /// <summary>Adds one image's rows; a row of a method's points box goes right after the method's row in the table.</summary>
+    /// <summary>Adds one image's rows; a row of a method's own box goes right after the method's row in the table.</summary>
     public void Add(IEnumerable<ImageResult> rows)
     {
         foreach (var r in rows)
@@ -208,7 +208,7 @@ public sealed class EvaluationReport
         var t = _totals.FirstOrDefault(m => m.Name == method);
         if (t != null) return t;
         t = new MethodTotals(method);
-        int parent = _totals.FindIndex(m => Evaluator.PointsBoxRow(m.Name) == method);
+        int parent = _totals.FindIndex(m => Evaluator.OwnBoxRow(m.Name) == method);
         _totals.Insert(parent >= 0 ? parent + 1 : _totals.Count, t);
         return t;
     }
@@ -408,7 +408,7 @@ public sealed class EvaluationReport
         sb.Append(CultureInfo.InvariantCulture, $"Evaluation of {Model} on {Images} images (label offset {LabelOffset}, heat-map box threshold {Threshold.ToString(CultureInfo.InvariantCulture)}, IoU >= {LocalizationMetrics.IouThreshold.ToString(CultureInfo.InvariantCulture)}, pointing tolerance {LocalizationMetrics.PointingTolerance.ToString(CultureInfo.InvariantCulture)} px)\n\n");
         Table(sb, t => t.All);
         sb.Append("\nBoxes: threshold the heat map at the fraction above of its maximum and box the largest connected region; ")
-          .Append("\"(points box)\" rows use the method's tight box of its kept points instead (the other columns are those of the same heat map). ")
+          .Append("\"(own box)\" rows use the box the method itself draws instead (fixations: under the weighted rules the coarse blur thresholded at 0.5, under the paper rules the tight box of the kept points; the other columns are those of the same heat map). ")
           .Append("Pointing (within the tolerance), strict pointing (inside a box), deletion, insertion and fixation-only use the top-1 class; GT-known uses the ground-truth class. ")
           .Append("The correlation is Pearson's between the maps of the top-1 and top-2 classes (lower: the map depends more on the class). ")
           .Append("Deletion sets the most salient input pixels to zero after normalization (the preprocessing mean); insertion starts from that all-zero input. ")

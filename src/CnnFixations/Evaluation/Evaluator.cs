@@ -98,8 +98,11 @@ public sealed class Evaluator : IDisposable
     public int LabelOffset => _settings.LabelOffset;
     public double Threshold => _settings.Threshold;
 
-    /// <summary>The name of the extra row for a method's own box around its points.</summary>
-    public static string PointsBoxRow(string method) => method + " (points box)";
+    /// <summary>
+    /// The name of the extra row for a method's own box, the one <c>explain</c> draws (weighted rules: the coarse
+    /// blur thresholded; paper rules: the tight box of the kept points).
+    /// </summary>
+    public static string OwnBoxRow(string method) => method + " (own box)";
 
     /// <summary>The image as the network sees it (whole image resized, or the centre crop), checked against its annotated size.</summary>
     public ExplanationInput LoadInput(GroundTruthImage gt)
@@ -165,7 +168,7 @@ public sealed class Evaluator : IDisposable
             var gtBox = ReferenceEquals(gtMap, map) ? topBox : BoxFinder.FromThreshold(gtMap.Heat, gtMap.Width, gtMap.Height, Threshold);
             rows.Add(Row(method.Name, topBox, gtBox));
             if (map.Points != null)
-                rows.Add(Row(PointsBoxRow(method.Name), map.Box, gtMap.Box));
+                rows.Add(Row(OwnBoxRow(method.Name), map.Box, gtMap.Box));
         }
         return new ImageEvaluation(rows, predicted, labelRight);
     }

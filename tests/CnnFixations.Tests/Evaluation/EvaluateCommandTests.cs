@@ -16,13 +16,13 @@ public class EvaluateCommandTests
             var r = CliRunner.Run("evaluate", "--boxes", DevAnnotations, "--model", TestPaths.BundledModel, "--limit", "3", "--out", outDir);
             Assert.True(r.ExitCode == 0, r.Stderr);
             Assert.Contains("| fixations |", r.Stdout);
-            Assert.Contains("| fixations (points box) |", r.Stdout);
+            Assert.Contains("| fixations (own box) |", r.Stdout);
             using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "evaluation.json")));
             var root = doc.RootElement;
             Assert.Equal(3, root.GetProperty("images").GetInt32());
             Assert.Equal(0.5, root.GetProperty("threshold").GetDouble());
             Assert.Equal(1, root.GetProperty("labelOffset").GetInt32()); // from the bundled model's metadata
-            foreach (var name in new[] { "fixations", "fixations (points box)" })
+            foreach (var name in new[] { "fixations", "fixations (own box)" })
             {
                 var m = root.GetProperty("methods").GetProperty(name);
                 double acc = m.GetProperty("topOneLocAccuracy").GetDouble();
