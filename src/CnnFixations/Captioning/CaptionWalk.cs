@@ -40,7 +40,10 @@ public sealed record DecoderWeights(double[] Hidden, double[] Feature, double Im
     public int[] FeatureDims() => Enumerable.Range(0, Feature.Length).Where(m => Feature[m] > 0).ToArray();
 }
 
-/// <summary>What the walk through the decoder kept for one word.</summary>
+/// <summary>
+/// What the walk through the decoder kept for one word. <see cref="CellsVisited"/> and <see cref="WordInputsReached"/>
+/// are counted by the paper rules' walk (<see cref="CaptionWalk.Run"/>) and are 0 under the weighted rules.
+/// </summary>
 public sealed record DecoderFixations(
     int[] HiddenUnits,
     int[] FeatureDims,
@@ -253,15 +256,11 @@ public static class CaptionWalk
     /// <summary>Shares <paramref name="weight"/> among the supporting contributions that <see cref="Supporting"/> keeps, in proportion to their size.</summary>
     internal static void Distribute(List<(int Index, double Contribution)> contributions, double share, double weight, Action<int, double> add)
     {
-        var chosen = new List<int>();
-        Supporting(contributions, share, chosen);
-        if (chosen.Count == 0) return;
-        var byIndex = new Dictionary<int, double>(contributions.Count);
-        foreach (var (i, c) in contributions) byIndex[i] = c;
+        var kept = SupportingTerms(contributions, share).ToList();
         double total = 0;
-        foreach (int i in chosen) total += byIndex[i];
+        foreach (var (_, c) in kept) total += c;
         if (!(total > 0)) return;
-        foreach (int i in chosen) add(i, weight * byIndex[i] / total);
+        foreach (var (i, c) in kept) add(i, weight * c / total);
     }
 
     /// <summary>The FC rule through an initial-state layer: feature dims whose contribution supports the kept units' values.</summary>
@@ -287,20 +286,24 @@ public static class CaptionWalk
     /// </summary>
     internal static void Supporting(List<(int Index, double Contribution)> contributions, double share, List<int> chosen)
     {
-        if (share >= 1)
-        {
-            foreach (var (i, c) in contributions) if (c > 0) chosen.Add(i);
-            return;
-        }
+        foreach (var (i, _) in SupportingTerms(contributions, share)) chosen.Add(i);
+    }
+
+    /// <summary>The terms <see cref="Supporting"/> keeps, with their contributions (index order for share 1, else largest first).</summary>
+    private static IEnumerable<(int Index, double Contribution)> SupportingTerms(List<(int Index, double Contribution)> contributions, double share)
+    {
+        if (share >= 1) return contributions.Where(x => x.Contribution > 0);
         double total = 0;
         foreach (var (_, c) in contributions) if (c > 0) total += c;
-        if (total <= 0) return;
+        if (total <= 0) return Array.Empty<(int, double)>();
+        var kept = new List<(int, double)>();
         double sum = 0;
         foreach (var (i, c) in contributions.Where(x => x.Contribution > 0).OrderByDescending(x => x.Contribution).ThenBy(x => x.Index))
         {
-            chosen.Add(i);
+            kept.Add((i, c));
             sum += c;
             if (sum >= share * total) break;
         }
+        return kept;
     }
 }
