@@ -20,7 +20,7 @@ internal static class CaptionCommand
         var images = new Argument<string[]>("images") { Description = "Images to caption: files, folders, or globs such as 'photos/**/*.jpg'.", Arity = ArgumentArity.ZeroOrMore };
         var model = new Option<string?>("--model", "-m") { Description = $"Captioner: a folder holding {CaptionerManifest.FileName}, or the manifest file. Default: the bundled demonstration captioner (models/{DemoCaptioner.Folder}/)." };
         var outDir = new Option<string?>("--out", "-o") { Description = "Folder for <stem>.json, <stem>.caption.png (one panel per word) and <stem>.wordNN.overlay.png." };
-        var json = new Option<string?>("--json") { Description = "Write the JSON document to FILE, or to standard output with '-'." };
+        var json = new Option<string?>("--json") { Description = "Write the JSON documents to FILE, or to standard output with '-': JSON Lines, one image per line, in input order." };
         var maxWords = new Option<int>("--max-words") { Description = "Stop a caption after this many words.", DefaultValueFactory = _ => 20 };
         var beam = new Option<int>("--beam") { Description = "Beam width of the decoding: 1 (default) is greedy; N keeps the N most probable partial captions at every step. Every word is then explained on the chosen caption's path.", DefaultValueFactory = _ => 1 };
         var report = new Option<bool>("--report") { Description = "Also write report.html in --out (one card per image: caption panels, caption, links)." };
@@ -137,8 +137,9 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
         }
         if (json != null)
         {
+            // JSON Lines, as explain writes: one document per line, in input order (a single image: one line).
             var docs = done.Where(o => o.Error == null).SelectMany(o => o.Documents).ToList();
-            byte[] bytes = docs.Count == 1 ? docs[0] : JoinArray(docs);
+            byte[] bytes = docs.SelectMany(d => d).ToArray();
             if (json == "-") { stdout.Write(Encoding.UTF8.GetString(bytes)); stdout.Flush(); }
             else AtomicFile.WriteAllBytes(json, bytes);
         }
@@ -300,20 +301,6 @@ internal sealed class CaptionRun(string[] images, string? modelArg, string? outD
             if (File.Exists(path)) return path;
         }
         throw new CnnFixationsException($"no --model given, and the bundled captioner models/{DemoCaptioner.Folder}/ is not beside the program or in the current folder");
-    }
-
-    private static byte[] JoinArray(List<byte[]> docs)
-    {
-        using var ms = new MemoryStream();
-        ms.WriteByte((byte)'[');
-        for (int i = 0; i < docs.Count; i++)
-        {
-            if (i > 0) ms.WriteByte((byte)',');
-            var d = docs[i];
-            ms.Write(d, 0, d.Length > 0 && d[^1] == (byte)'\n' ? d.Length - 1 : d.Length);
-        }
-        ms.Write("]\n"u8);
-        return ms.ToArray();
     }
 
     private static byte[] Serialize(Action<Utf8JsonWriter> write)

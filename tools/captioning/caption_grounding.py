@@ -28,9 +28,9 @@ def main():
         tiles = [line.rstrip("\n").split("\t") for line in f if line.strip()]
     with open(prefix + ".list") as f:
         paths = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-    docs = json.load(open(sys.argv[2] if len(sys.argv) > 2 else prefix + ".json"))
-    if isinstance(docs, dict):
-        docs = [docs]
+    # caption --json writes JSON Lines (one image per line)
+    with open(sys.argv[2] if len(sys.argv) > 2 else prefix + ".json") as f:
+        docs = [json.loads(line) for line in f if line.strip()]
     by_index = {int(d["image"].rsplit("/", 1)[-1].split(".")[0]): d for d in docs}
     nouns_vocab = set(n for row in tiles for n in row if n != "-")
     words = exact = grounded = wrong = 0

@@ -135,6 +135,23 @@ public class CaptionCommandTests
     }
 
     [Fact]
+    public void Json_of_a_folder_is_json_lines_in_input_order()
+    {
+        string dir = TestPaths.NewTempDir(), inDir = Path.Combine(dir, "in");
+        Directory.CreateDirectory(inDir);
+        Picture(inDir, "a.png", 1);
+        Picture(inDir, "b.png", 2);
+        var r = CliRunner.Run("caption", inDir, "--model", Fixture("first-step"), "--json", "-", "--quiet", "--jobs", "2");
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        using var a = JsonDocument.Parse(lines[0]);
+        using var b = JsonDocument.Parse(lines[1]);
+        Assert.EndsWith("a.png", a.RootElement.GetProperty("image").GetString());
+        Assert.EndsWith("b.png", b.RootElement.GetProperty("image").GetString());
+    }
+
+    [Fact]
     public void Skip_existing_keeps_finished_images_and_their_documents()
     {
         string dir = TestPaths.NewTempDir(), inDir = Path.Combine(dir, "in"), outDir = Path.Combine(dir, "out");
