@@ -152,7 +152,7 @@ public static class CaptionWalk
         {
             // (1') contrast: the other words' shares, weighted by probability and evenly, are subtracted. Every later
             // split is a fixed proportion, so the walk of this signed start is the difference of the words' walks.
-            var p = Softmax(top.Logits);
+            var p = Captioner.Softmax(top.Logits);
             int vocab = p.Length;
             for (int v = 0; v < vocab; v++)
             {
@@ -230,14 +230,6 @@ public static class CaptionWalk
         return hidden;
     }
 
-    private static double[] Softmax(double[] logits)
-    {
-        double max = logits.Max(), sum = 0;
-        var p = new double[logits.Length];
-        for (int i = 0; i < p.Length; i++) sum += p[i] = Math.Exp(logits[i] - max);
-        for (int i = 0; i < p.Length; i++) p[i] /= sum;
-        return p;
-    }
 
     private static void DistributeLinear(LinearLayer layer, double[] unitWeights, ReadOnlySpan<double> feature, double[] features, double share)
     {
