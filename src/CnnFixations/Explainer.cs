@@ -311,11 +311,8 @@ public sealed class Explainer : IDisposable
     public TensorExplanation UnravelFrom(IReadOnlyDictionary<string, TensorValue> forward, StartPoint start, double forwardMs = 0)
     {
         if (start.Tensor != StartTensor) throw new InvalidOperationException($"this explainer walks from {StartTensor}, not {start.Tensor}");
-        var logits = forward[LogitsTensor];
         var sw = Stopwatch.StartNew();
         var set = start.Neurons(forward[StartTensor]);
-        UnravelResult result;
-        WeightedResult? weights = null;
         if (Options.Rules == RuleFamily.Weighted)
         {
             // The weighted walk from inner neurons: each starts with its activation (positive part), normalized to sum 1.
@@ -324,18 +321,10 @@ public sealed class Explainer : IDisposable
             double total = 0;
             foreach (int i in set.Indices()) if (a[i] > 0) total += a[i];
             foreach (int i in set.Indices()) if (a[i] > 0 && total > 0) w[i] = (float)(a[i] / total);
-            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromWeights(w);
-            result = WeightedFixations(weights, set);
+            return WeightedFrom(forward, w, set, sw, forwardMs) with { Start = start };
         }
-        else
-            result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(set);
-        int top = TopClasses(logits.Data, 1)[0];
-        return new TensorExplanation(logits.Data, Predict(logits.Data, 5), top, logits.Data[top], result, forwardMs, sw.Elapsed.TotalMilliseconds)
-        {
-            TargetLabel = Labels?[top],
-            Start = start,
-            Weights = weights,
-        };
+        var result = new UnravelWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads }.Run(set);
+        return WithPrediction(forward, result, null, forwardMs, sw) with { Start = start };
     }
 
     /// <summary>
@@ -347,14 +336,25 @@ public sealed class Explainer : IDisposable
         if (Options.Rules != RuleFamily.Weighted) throw new InvalidOperationException("weights start the weighted walk only");
         var a = forward[StartTensor];
         if (startWeights.Length != a.Length) throw new ArgumentException($"{startWeights.Length} weights for the {a.Length} neurons of {StartTensor}", nameof(startWeights));
-        var logits = forward[LogitsTensor];
         var sw = Stopwatch.StartNew();
         var set = new Unravel.FixationSet(StartTensor, a.Shape);
         for (int i = 0; i < startWeights.Length; i++) if (startWeights[i] > 0) set.Add(i);
-        var weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromWeights(startWeights);
-        var result = WeightedFixations(weights, set);
+        return WeightedFrom(forward, startWeights, set, sw, 0);
+    }
+
+    /// <summary>The weighted walk from <paramref name="weights"/> on the start tensor (<paramref name="set"/>: its neurons, reported as the first layer).</summary>
+    private TensorExplanation WeightedFrom(IReadOnlyDictionary<string, TensorValue> forward, float[] weights, Unravel.FixationSet set, Stopwatch sw, double forwardMs)
+    {
+        var walked = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromWeights(weights);
+        return WithPrediction(forward, WeightedFixations(walked, set), walked, forwardMs, sw);
+    }
+
+    /// <summary>A walk from an inner tensor, reported with the forward pass's top-1 prediction.</summary>
+    private TensorExplanation WithPrediction(IReadOnlyDictionary<string, TensorValue> forward, UnravelResult result, WeightedResult? weights, double forwardMs, Stopwatch sw)
+    {
+        var logits = forward[LogitsTensor];
         int top = TopClasses(logits.Data, 1)[0];
-        return new TensorExplanation(logits.Data, Predict(logits.Data, 5), top, logits.Data[top], result, 0, sw.Elapsed.TotalMilliseconds)
+        return new TensorExplanation(logits.Data, Predict(logits.Data, 5), top, logits.Data[top], result, forwardMs, sw.Elapsed.TotalMilliseconds)
         {
             TargetLabel = Labels?[top],
             Weights = weights,
