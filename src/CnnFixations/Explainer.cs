@@ -52,6 +52,9 @@ public sealed class Explainer : IDisposable
     /// <summary>Weight buffers that the weighted walks of this explainer reuse (see <see cref="WeightBuffers"/>).</summary>
     private readonly WeightBuffers _weightBuffers = new();
 
+    /// <summary>The ONNX form of the weighted walk below the head, built on first use (see <see cref="WalkEngine"/>).</summary>
+    private readonly WeightedGraphs _weightedGraphs;
+
     /// <summary>Parses the walk's plan for <paramref name="model"/> and creates its ONNX Runtime session.</summary>
     /// <param name="model">The classifier.</param>
     /// <param name="options">The walk's options (default: the specification's).</param>
@@ -83,6 +86,7 @@ public sealed class Explainer : IDisposable
             .Where(t => t != model.InputName).Distinct(StringComparer.Ordinal).ToArray();
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
         _threads = intraOpThreads;
+        _weightedGraphs = new WeightedGraphs(model, _plan, RuleSet.Default, Options, intraOpThreads);
         Gradients = new Baselines.GradientSessions(this);
         Labels = LabelSet.FromModel(model);
         _ = WeightWarnings; // waits for the check, so that unreadable weights fail here as before
@@ -104,6 +108,9 @@ public sealed class Explainer : IDisposable
 
     /// <summary>How many tensors each forward pass fetches besides the logits.</summary>
     public int FetchedTensorCount => _fetch.Length - 1;
+
+    /// <summary>Why the weighted walk runs in the managed kernels instead of ONNX Runtime (null when it does not, or has not run yet).</summary>
+    public string? ManagedWalkReason => Options.WalkEngine == WalkEngine.Managed ? "--walk-engine managed" : _weightedGraphs.Unsupported;
 
     /// <summary>The tensors each forward pass fetches besides the model's outputs.</summary>
     internal IReadOnlyList<string> FetchedTensors => _fetch;
@@ -241,7 +248,7 @@ public sealed class Explainer : IDisposable
         WeightedResult? weights = null;
         if (Options.Rules == RuleFamily.Weighted)
         {
-            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromClass(LogitsTensor, target);
+            weights = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers, Graphs = _weightedGraphs }.RunFromClass(LogitsTensor, target);
             result = WeightedFixations(weights, start);
         }
         else
@@ -345,7 +352,7 @@ public sealed class Explainer : IDisposable
     /// <summary>The weighted walk from <paramref name="weights"/> on the start tensor (<paramref name="set"/>: its neurons, reported as the first layer).</summary>
     private TensorExplanation WeightedFrom(IReadOnlyDictionary<string, TensorValue> forward, float[] weights, Unravel.FixationSet set, Stopwatch sw, double forwardMs)
     {
-        var walked = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers }.RunFromWeights(weights);
+        var walked = new WeightedWalk(Model, _plan, RuleSet.Default, Options, forward, _shapes) { Threads = _threads, Buffers = _weightBuffers, Graphs = _weightedGraphs }.RunFromWeights(weights);
         return WithPrediction(forward, WeightedFixations(walked, set), walked, forwardMs, sw);
     }
 
@@ -432,6 +439,7 @@ public sealed class Explainer : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Gradients.Dispose();
+        _weightedGraphs.Dispose();
         _session.Dispose();
     }
 }

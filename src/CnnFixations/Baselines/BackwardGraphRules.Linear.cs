@@ -61,53 +61,16 @@ internal sealed partial class BackwardGraphRules
     }
 
     /// <summary>
-    /// A stride-1 depthwise convolution's input gradient as a depthwise Conv of dY with the flipped kernels
-    /// (ONNX Runtime's depthwise Conv is much faster than its grouped ConvTranspose); null when not applicable.
+    /// A stride-1 depthwise convolution's input gradient as a depthwise Conv of dY with the flipped kernels; null when not applicable.
     /// </summary>
     private string? DepthwiseFlipped(Site n, Window2D win, int[] x, int[] y, int[] w, int group)
     {
-        if (group == 1 || group != x[1] || group != y[1] || w[1] != 1 || win.StrideH != 1 || win.StrideW != 1) return null;
-        if (!_model.IsConstant(n.X(1)) || _model.TryGetConstant(n.X(1)) is not { IsFloat: true } weights) return null;
-        int extentH = (win.KernelH - 1) * win.DilationH + 1, extentW = (win.KernelW - 1) * win.DilationW + 1;
-        long top = extentH - 1 - win.PadTop, left = extentW - 1 - win.PadLeft;
-        long bottom = x[2] + extentH - 1 - y[2] - top, right = x[3] + extentW - 1 - y[3] - left;
-        if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
-        var source = weights.ToFloats();
-        var flipped = new float[source.Length];
-        int plane = win.KernelH * win.KernelW;
-        for (int c = 0; c < group; c++)
-            for (int i = 0; i < plane; i++) flipped[c * plane + i] = source[c * plane + plane - 1 - i];
-        return _g.Node("Conv", new[] { n.Dy, _g.Floats(flipped, w) },
-            Attr.Ints("kernel_shape", win.KernelH, win.KernelW), Attr.Ints("dilations", win.DilationH, win.DilationW),
-            Attr.Ints("pads", top, left, bottom, right), Attr.Int("group", group));
+        if (group == 1 || w[1] != 1 || !_model.IsConstant(n.X(1)) || _model.TryGetConstant(n.X(1)) is not { IsFloat: true } weights) return null;
+        return Baselines.TransposedWindow.DepthwiseFlipped(_g, n.Dy, weights.ToFloats(), win, x, y, group);
     }
 
-    /// <summary>
-    /// The attributes of a ConvTranspose that scatters each output position of the window op back over its
-    /// window: same kernel, strides, dilations and leading pads; the trailing pad (or an output padding) makes
-    /// the result exactly the input's size (ONNX ConvTranspose: size = stride*(in-1) + output_padding + extent - pads).
-    /// </summary>
-    private static Onnx.Proto.AttributeProto[] TransposedWindow(Window2D win, int[] x, int[] y, int group)
-    {
-        var (endH, extraH) = TrailingPad(x[2], y[2], win.KernelH, win.StrideH, win.DilationH, win.PadTop);
-        var (endW, extraW) = TrailingPad(x[3], y[3], win.KernelW, win.StrideW, win.DilationW, win.PadLeft);
-        return new[]
-        {
-            Attr.Ints("kernel_shape", win.KernelH, win.KernelW),
-            Attr.Ints("strides", win.StrideH, win.StrideW),
-            Attr.Ints("dilations", win.DilationH, win.DilationW),
-            Attr.Ints("pads", win.PadTop, win.PadLeft, endH, endW),
-            Attr.Ints("output_padding", extraH, extraW),
-            Attr.Int("group", group),
-        };
-    }
-
-    private static (long Pad, long OutputPadding) TrailingPad(int inSize, int outSize, int kernel, int stride, int dilation, int padBegin)
-    {
-        long full = (long)stride * (outSize - 1) + (long)(kernel - 1) * dilation + 1;
-        long end = full - padBegin - inSize;
-        return end >= 0 ? (end, 0) : (0, -end);
-    }
+    private static Onnx.Proto.AttributeProto[] TransposedWindow(Window2D win, int[] x, int[] y, int group) =>
+        Baselines.TransposedWindow.Attributes(win, x, y, group);
 
     /// <summary>
     /// Each output's gradient goes to the first maximum of its window (ONNX Runtime's MaxPool indices pick it

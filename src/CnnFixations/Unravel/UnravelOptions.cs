@@ -40,6 +40,18 @@ public enum CellGrid
     Bilinear,
 }
 
+/// <summary>Weighted rules: what computes the walk below the head.</summary>
+public enum WalkEngine
+{
+    /// <summary>
+    /// ONNX Runtime runs the rules as ONNX nodes (<see cref="WeightedGraph"/>; the same shares, float rounding aside),
+    /// falling back to <see cref="Managed"/> where a rule has no ONNX form or a value is not finite.
+    /// </summary>
+    Onnx,
+    /// <summary>The project's own kernels (<see cref="IUnravelRule.Distribute"/>): a fixed order of sums, the same result on every machine and thread count.</summary>
+    Managed,
+}
+
 /// <summary>The options of the walk. <see cref="Default"/> is the weighted walk; <see cref="Paper"/> the paper's literal rules.</summary>
 public sealed record UnravelOptions
 {
@@ -50,6 +62,9 @@ public sealed record UnravelOptions
 
     /// <summary>Weighted (default) or the paper's literal rules.</summary>
     public RuleFamily Rules { get; init; } = RuleFamily.Weighted;
+
+    /// <summary>Weighted rules: ONNX Runtime (default) or the managed kernels below the head (see <see cref="WalkEngine"/>).</summary>
+    public WalkEngine WalkEngine { get; init; } = WalkEngine.Onnx;
 
     /// <summary>Weighted rules: what the target is contrasted with (see <see cref="Contrast"/>).</summary>
     public Contrast Contrast { get; init; } = Contrast.Softmax;

@@ -15,14 +15,15 @@ public class WeightedReferenceTests
 {
     private static string Folder => Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "weighted");
 
-    public static TheoryData<string, string> Cases()
+    public static TheoryData<string, string, WalkEngine> Cases()
     {
-        var data = new TheoryData<string, string>();
+        var data = new TheoryData<string, string, WalkEngine>();
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "index.json")));
         foreach (var model in doc.RootElement.EnumerateObject())
             foreach (var variant in model.Value.EnumerateObject())
                 if (variant.Value.TryGetProperty("file", out _))
-                    data.Add(model.Name, variant.Name);
+                    foreach (var engine in new[] { WalkEngine.Managed, WalkEngine.Onnx })
+                        data.Add(model.Name, variant.Name, engine);
         return data;
     }
 
@@ -56,18 +57,19 @@ public class WeightedReferenceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Input_weights_match_the_reference(string model, string variant)
+    public void Input_weights_match_the_reference(string model, string variant, WalkEngine engine)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "index.json")));
         var entry = doc.RootElement.GetProperty(model).GetProperty(variant);
         var fixture = TinyFixture.Parse(model);
         Assert.False(entry.GetProperty("headJoint").GetBoolean(), "the C# walk has no --head-joint");
-        var options = OptionsOf(entry);
+        var options = OptionsOf(entry) with { WalkEngine = engine };
         int target = entry.GetProperty("target").GetInt32();
         using var explainer = new Explainer(OnnxModel.Load(fixture.ModelPath), options);
         using var forward = explainer.Forward(fixture.LoadInput());
         var explanation = explainer.Unravel(forward, target);
         var got = explanation.Weights!.Input;
+        if (engine == WalkEngine.Onnx) Assert.Null(explainer.ManagedWalkReason);
         var (shape, want) = NpyFile.ReadFloat32(Path.Combine(Folder, entry.GetProperty("file").GetString()!));
 
         Assert.Equal(shape, explanation.Weights.InputShape.Skip(explanation.Weights.InputShape.Length - shape.Length).ToArray());

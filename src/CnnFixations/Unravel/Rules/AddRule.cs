@@ -7,7 +7,7 @@ namespace CnnFixations.Unravel.Rules;
 /// neuron is largest (ties: the lowest input index). A constant operand (a bias) is never chosen,
 /// so an Add with one constant operand passes every neuron through.
 /// </summary>
-public sealed class AddRule : IUnravelRule
+public sealed class AddRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Add" };
 
@@ -87,6 +87,25 @@ public sealed class AddRule : IUnravelRule
             }
         }
     }
+
+    /// <summary>Weighted, as ONNX nodes (<see cref="WeightedGraph"/>): the same shares as <see cref="Distribute"/> (operands of the output's shape).</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        if (data.Length == 1)
+        {
+            step.PassThrough(data[0]);
+            return;
+        }
+        if (data.Any(i => !Shapes.SameShape(step.InShape(i), step.OutputShape))) throw step.Unsupported("a broadcast Add of activations has no ONNX form of its weighted rule");
+        var positive = data.Select(i => step.NonNegative(i) ? step.Activation(i) : step.Op("Relu", step.Activation(i))).ToArray();
+        string total = step.Op("Sum", positive);
+        string any = step.Op("Greater", total, step.Scalar(0));
+        string divisor = step.Where(any, total, step.Scalar(1));
+        string evenShare = step.Op("Mul", step.Output, step.Scalar((float)(1.0 / data.Length)));
+        for (int j = 0; j < data.Length; j++)
+            step.Send(data[j], step.Where(any, step.Op("Div", step.Op("Mul", step.Output, positive[j]), divisor), evenShare));
+    }
 }
 
 /// <summary>
@@ -94,7 +113,7 @@ public sealed class AddRule : IUnravelRule
 /// (squeeze-excitation <c>x * sigmoid(...)</c>): follow the input with the output's shape (the
 /// lowest such input when both have it); the gate branch gets nothing.
 /// </summary>
-public sealed class MulRule : IUnravelRule
+public sealed class MulRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Mul" };
 
@@ -126,10 +145,23 @@ public sealed class MulRule : IUnravelRule
         if (follow < 0) throw step.Unsupported("no operand has the output's shape, so the gate cannot be told from the data");
         step.PassThrough(follow);
     }
+
+    /// <summary>Weighted, as ONNX nodes: the followed input takes every neuron's weight.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        int follow = -1;
+        if (data.Length == 1) follow = data[0];
+        else
+            foreach (int i in data)
+                if (Shapes.SameShape(step.InShape(i), step.OutputShape)) { follow = i; break; }
+        if (follow < 0) throw step.Unsupported("no operand has the output's shape, so the gate cannot be told from the data");
+        step.PassThrough(follow);
+    }
 }
 
 /// <summary>Sub and Div with a constant operand (in-model normalization): pass-through to the non-constant input.</summary>
-public sealed class ConstantOperandRule : IUnravelRule
+public sealed class ConstantOperandRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Sub", "Div" };
 
@@ -146,6 +178,14 @@ public sealed class ConstantOperandRule : IUnravelRule
 
     /// <summary>Weighted: the non-constant input takes every neuron's weight.</summary>
     public void Distribute(WeightedStep step)
+    {
+        var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
+        if (data.Length != 1) throw step.Unsupported($"{step.Node.OpType} of two activations; only a constant operand is supported");
+        step.PassThrough(data[0]);
+    }
+
+    /// <summary>Weighted, as ONNX nodes: the non-constant input takes every neuron's weight.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
     {
         var data = RuleInputs.NonConstant(step.Node, step.Model).ToArray();
         if (data.Length != 1) throw step.Unsupported($"{step.Node.OpType} of two activations; only a constant operand is supported");

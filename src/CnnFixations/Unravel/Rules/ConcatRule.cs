@@ -3,7 +3,7 @@ using CnnFixations.Onnx;
 namespace CnnFixations.Unravel.Rules;
 
 /// <summary>Rule 9: Concat on the channel axis routes each neuron to the input that owns its channel, minus that input's offset.</summary>
-public sealed class ConcatRule : IUnravelRule
+public sealed class ConcatRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Concat" };
 
@@ -63,5 +63,26 @@ public sealed class ConcatRule : IUnravelRule
             offset += channels;
         }
         if (offset != outShape[1]) throw step.Unsupported("input channels do not add up to the output's");
+    }
+
+    /// <summary>Weighted, as ONNX nodes: each input's channels of the output's weights.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        var node = step.Node;
+        int rank = step.OutputShape.Length;
+        long axis = node.Attributes.GetInt("axis", 1);
+        if (axis < 0) axis += rank;
+        if (axis != 1 || rank < 2)
+            throw step.Unsupported($"Concat on axis {node.Attributes.GetInt("axis", 1)}; only the channel axis (1) can be unravelled");
+        long offset = 0;
+        for (int i = 0; i < node.Inputs.Count; i++)
+        {
+            if (node.Inputs[i].Length == 0) continue;
+            int channels = step.InShape(i)[1];
+            if (!step.Model.IsConstant(node.Inputs[i]))
+                step.Send(i, step.Op("Slice", step.Output, step.G.Int64s(offset), step.G.Int64s(offset + channels), step.G.Int64s(1)));
+            offset += channels;
+        }
+        if (offset != step.OutputShape[1]) throw step.Unsupported("input channels do not add up to the output's");
     }
 }

@@ -8,7 +8,7 @@ namespace CnnFixations.Unravel.Rules;
 /// group (BN-folded weights when a BatchNormalization is the Conv's only consumer), at the centre of
 /// the receptive field (or, with "refine", the tap with the largest single contribution).
 /// </summary>
-public sealed class ConvRule : IUnravelRule
+public sealed class ConvRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Conv" };
 
@@ -379,5 +379,35 @@ public sealed class ConvRule : IUnravelRule
         var scale = new double[channels];
         for (int c = 0; c < channels; c++) scale[c] = gamma.GetDouble(c) / Math.Sqrt(variance.GetDouble(c) + eps);
         return scale;
+    }
+
+    /// <summary>Weighted, as ONNX nodes (<see cref="WeightedGraph"/>): the same shares as <see cref="Distribute"/>.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        var node = step.Node;
+        if (!step.Model.IsConstant(node.Inputs[1])) throw step.Unsupported("the convolution weight is not a constant");
+        var x = step.InShape(0);
+        var wt = step.Constant(node.Inputs[1]);
+        if (!Shapes.TryChw(x, out int cin, out int inH, out int inW) || wt.Shape.Length != 4 || !Shapes.TryChw(step.OutputShape, out int cout, out int outH, out int outW))
+            throw step.Unsupported($"only 2-D convolutions with batch 1 are supported (input {Shapes.Format(x)})");
+        int group = (int)node.Attributes.GetInt("group", 1);
+        int cinG = wt.Shape[1], kh = wt.Shape[2], kw = wt.Shape[3];
+        if (wt.Shape[0] != cout || cinG * group != cin || cout % group != 0)
+            throw step.Unsupported($"weight {Shapes.Format(wt.Shape)} does not fit input {Shapes.Format(x)} with group {group}");
+        var window = Window2D.Of(node, kh, kw, inH, inW, outH, outW);
+        var w = wt.ToFloats();
+        if (step.Options.FoldBatchNorm && FoldedBatchNorm(node, step.Model) is { } bn)
+        {
+            var gamma = step.Constant(bn.Inputs[1]);
+            if (gamma.Length != cout) throw step.Unsupported($"{bn.Describe()} has {gamma.Length} channels, the Conv has {cout}");
+            w = (float[])w.Clone();
+            int per = cinG * kh * kw;
+            for (int c = 0; c < cout; c++)
+                if (gamma.GetDouble(c) < 0)
+                    for (int i = c * per; i < (c + 1) * per; i++) w[i] = -w[i];
+        }
+        bool fullyConnected = outH * outW == 1 && group == 1;
+        step.Send(0, PositiveSharesGraph.Conv(step, 0, w, wt.Shape, group, window, x, step.OutputShape,
+            fullyConnected ? 0 : step.Options.FlatShare, evenFallback: !fullyConnected));
     }
 }

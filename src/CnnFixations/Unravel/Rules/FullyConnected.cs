@@ -114,7 +114,7 @@ internal static class FullyConnected
 }
 
 /// <summary>Rule 1 for Gemm and MatMul (+ bias Add, which is rule "constant operand").</summary>
-public sealed class FullyConnectedRule : IUnravelRule
+public sealed class FullyConnectedRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Gemm", "MatMul" };
 
@@ -274,5 +274,46 @@ public sealed class FullyConnectedRule : IUnravelRule
             for (int i = 0; i < k; i++) contributions[i] = (double)x.Data[i] * w[(long)j * k + i];
             FullyConnected.Choose(step, 1, inputs, contributions, spatial);
         }
+    }
+
+    /// <summary>Weighted, as ONNX nodes (<see cref="WeightedGraph"/>): the same shares as <see cref="Distribute"/>.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        var node = step.Node;
+        bool aConst = ConstantFirst(node, step.Model, step.Unsupported);
+        int slot = aConst ? 1 : 0;
+        var x = step.InShape(slot);
+        var wt = step.Constant(node.Inputs[1 - slot]);
+        if (wt.Shape.Length != 2) throw step.Unsupported("the weight must be 2-D");
+        var w = wt.ToFloats();
+        int k, n;
+        float[] rows;
+        if (node.OpType == "Gemm")
+        {
+            bool transA = node.Attributes.GetInt("transA", 0) != 0, transB = node.Attributes.GetInt("transB", 0) != 0;
+            if (x.Length != 2) throw step.Unsupported("Gemm operands must be 2-D");
+            if ((transA ? x[1] : x[0]) != 1) throw step.Unsupported($"batch size {(transA ? x[1] : x[0])}; only batch 1 is supported");
+            k = transA ? x[0] : x[1];
+            n = transB ? wt.Shape[0] : wt.Shape[1];
+            if ((transB ? wt.Shape[1] : wt.Shape[0]) != k) throw step.Unsupported("weight and input sizes differ");
+            rows = transB ? (float[])w.Clone() : FullyConnected.RowsOf(node, w, k, n);
+            float alpha = node.Attributes.GetFloat("alpha", 1f);
+            if (alpha != 1f) for (int i = 0; i < rows.Length; i++) rows[i] *= alpha;
+        }
+        else if (slot == 0)
+        {
+            (k, n) = (wt.Shape[0], wt.Shape[1]);
+            rows = FullyConnected.RowsOf(node, w, k, n);
+        }
+        else
+        {
+            (n, k) = (wt.Shape[0], wt.Shape[1]);
+            rows = w;
+        }
+        if (Shapes.ElementCount(x) != k || Shapes.ElementCount(step.OutputShape) != n)
+            throw step.Unsupported($"input {Shapes.Format(x)} is not a single row of {k} values for {n} outputs");
+        string xRow = step.Reshape(step.Activation(slot), new[] { 1, k });
+        string rRow = step.Reshape(step.Output, new[] { 1, n });
+        step.Send(slot, step.Reshape(PositiveSharesGraph.FullyConnected(step, slot, xRow, rRow, rows, n, k), x));
     }
 }

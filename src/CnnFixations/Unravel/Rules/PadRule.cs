@@ -3,7 +3,7 @@ using CnnFixations.Onnx;
 namespace CnnFixations.Unravel.Rules;
 
 /// <summary>Rule 7: Pad shifts every neuron by the leading pads; neurons that fall in the padding are dropped.</summary>
-public sealed class PadRule : IUnravelRule
+public sealed class PadRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Pad" };
 
@@ -65,5 +65,21 @@ public sealed class PadRule : IUnravelRule
             }
             if (inside) input[inFlat] += step.Output[flat];
         }
+    }
+
+    /// <summary>Weighted, as ONNX nodes: the output's weights without the padding.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        var node = step.Node;
+        var inShape = step.InShape(0);
+        int rank = inShape.Length;
+        long[] pads = node.Attributes.GetInts("pads")
+            ?? (node.InputOrNull(1) is { } p ? step.Constant(p).ToInt64s() : throw step.Unsupported("no pads given"));
+        if (node.InputOrNull(3) != null) throw step.Unsupported("Pad with an axes input is not supported");
+        if (pads.Length != 2 * rank || step.OutputShape.Length != rank) throw step.Unsupported($"{pads.Length} pads for rank {rank}");
+        if (pads.Any(v => v < 0)) throw step.Unsupported("negative pads have no ONNX form of the weighted rule");
+        var starts = pads.Take(rank).ToArray();
+        var ends = starts.Select((s, d) => s + inShape[d]).ToArray();
+        step.Send(0, step.Op("Slice", step.Output, step.G.Int64s(starts), step.G.Int64s(ends), step.G.Int64s(Enumerable.Range(0, rank).Select(d => (long)d).ToArray())));
     }
 }

@@ -3,7 +3,7 @@ using CnnFixations.Onnx;
 namespace CnnFixations.Unravel.Rules;
 
 /// <summary>Rule 5: element-wise ops keep the same neuron.</summary>
-public sealed class PassThroughRule : IUnravelRule
+public sealed class PassThroughRule : IUnravelRule, IWeightedGraphRule
 {
     /// <summary>The spec's pass-through ops, plus other element-wise activations of the same kind (Selu, Celu, Softplus, Gelu, Mish, ThresholdedRelu, Softsign).</summary>
     public static readonly IReadOnlyList<string> Ops = new[]
@@ -34,6 +34,15 @@ public sealed class PassThroughRule : IUnravelRule
         var inShape = step.Shape(input);
         if (Shapes.ElementCount(inShape) != step.Output.Length)
             throw step.Unsupported($"input {Shapes.Format(inShape)} and output {Shapes.Format(step.OutputShape)} differ in size");
+        step.PassThrough(0);
+    }
+
+    /// <summary>Weighted, as ONNX nodes: the same neurons keep their weight.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        if (step.Node.InputOrNull(0) is not { } input || step.Model.IsConstant(input)) return;
+        if (Shapes.ElementCount(step.InShape(0)) != Shapes.ElementCount(step.OutputShape))
+            throw step.Unsupported($"input {Shapes.Format(step.InShape(0))} and output {Shapes.Format(step.OutputShape)} differ in size");
         step.PassThrough(0);
     }
 }

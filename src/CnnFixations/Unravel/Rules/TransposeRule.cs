@@ -6,7 +6,7 @@ namespace CnnFixations.Unravel.Rules;
 /// Transpose (channel-last inputs, NHWC wrappers): index remapping only. Output neuron with index
 /// <c>o</c> is input neuron <c>i</c> with <c>i[perm[d]] = o[d]</c>; no neuron is dropped or added.
 /// </summary>
-public sealed class TransposeRule : IUnravelRule
+public sealed class TransposeRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "Transpose" };
 
@@ -63,5 +63,16 @@ public sealed class TransposeRule : IUnravelRule
             }
             return (int)result;
         }
+    }
+
+    /// <summary>Weighted, as ONNX nodes: the weights through the inverse permutation.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        _ = new IndexMap(step.Node, step.InShape(0), step.OutputShape, step.Unsupported); // checks the permutation
+        int rank = step.OutputShape.Length;
+        var perm = step.Node.Attributes.GetInts("perm") ?? Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToArray();
+        var inverse = new long[rank];
+        for (int d = 0; d < rank; d++) inverse[perm[d]] = d;
+        step.Send(0, step.Op("Transpose", new[] { step.Output }, Baselines.Attr.Ints("perm", inverse)));
     }
 }

@@ -7,7 +7,7 @@ namespace CnnFixations.Unravel.Rules;
 /// input activation in the window), honouring kernel, strides, pads, dilations and ceil_mode
 /// (only in-bounds positions compete; ties go to the first in row-major order).
 /// </summary>
-public sealed class WindowPoolRule : IUnravelRule
+public sealed class WindowPoolRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "MaxPool", "AveragePool", "LpPool" };
 
@@ -93,6 +93,56 @@ public sealed class WindowPoolRule : IUnravelRule
             PositiveShares.Share(step.Output[flat], taps.AsSpan(0, n), x.Data, input, max);
         }
     }
+
+    /// <summary>
+    /// Weighted, as ONNX nodes (<see cref="WeightedGraph"/>): AveragePool and LpPool as a depthwise Conv of ones without
+    /// even share (in proportion to the positive inputs, evenly when none); MaxPool compares every tap of the window
+    /// with the maximum and shares each neuron's weight evenly among the equal ones.
+    /// </summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        var node = step.Node;
+        var x = step.InShape(0);
+        if (!Shapes.TryChw(x, out int channels, out int inH, out int inW) || !Shapes.TryChw(step.OutputShape, out int outC, out int outH, out int outW) || outC != channels)
+            throw step.Unsupported($"only 2-D pooling with batch 1 is supported (input {Shapes.Format(x)})");
+        var kernel = node.Attributes.GetInts("kernel_shape");
+        if (kernel == null || kernel.Length != 2) throw step.Unsupported("kernel_shape must have two values");
+        var win = Window2D.Of(node, (int)kernel[0], (int)kernel[1], inH, inW, outH, outW);
+        int kh = win.KernelH, kw = win.KernelW, taps = kh * kw;
+        if (node.OpType != "MaxPool")
+        {
+            var ones = new float[channels * taps];
+            Array.Fill(ones, 1f);
+            step.Send(0, PositiveSharesGraph.Conv(step, 0, ones, new[] { channels, 1, kh, kw }, channels, win, x, step.OutputShape, flat: 0, evenFallback: true));
+            return;
+        }
+        var g = step.G;
+        string xa = step.Activation(0);
+        string max = step.Op("MaxPool", new[] { xa }, node.Attributes.Protos.ToArray());
+        int extentH = (kh - 1) * win.DilationH + 1, extentW = (kw - 1) * win.DilationW + 1;
+        long bottom = Math.Max(0, (long)(outH - 1) * win.StrideH + extentH - inH - win.PadTop);
+        long right = Math.Max(0, (long)(outW - 1) * win.StrideW + extentW - inW - win.PadLeft);
+        // Taps outside the input read -inf, which is never the maximum of a window that holds an input.
+        string padded = win.PadTop == 0 && win.PadLeft == 0 && bottom == 0 && right == 0 ? xa
+            : step.Op("Pad", xa, g.Int64s(0, 0, win.PadTop, win.PadLeft, 0, 0, bottom, right), g.Scalar(float.NegativeInfinity));
+        var hits = new List<string>();
+        for (int u = 0; u < kh; u++)
+            for (int v = 0; v < kw; v++)
+            {
+                long r0 = (long)u * win.DilationH, c0 = (long)v * win.DilationW;
+                string tap = step.Op("Slice", padded, g.Int64s(r0, c0), g.Int64s(r0 + (long)(outH - 1) * win.StrideH + 1, c0 + (long)(outW - 1) * win.StrideW + 1),
+                    g.Int64s(2, 3), g.Int64s(win.StrideH, win.StrideW));
+                hits.Add(step.Op("Equal", tap, max));
+            }
+        string count = step.Op("Sum", hits.Select(h => step.Op("Cast", new[] { h }, Baselines.Attr.Int("to", 1))).ToArray());
+        string share = step.Op("Div", step.Output, step.Op("Max", count, step.Scalar(1)));
+        var planes = hits.Select(h => step.Op("Unsqueeze", step.Where(h, share, step.Scalar(0)), g.Int64s(2))).ToArray();
+        string stacked = step.Reshape(step.Op("Concat", planes, Baselines.Attr.Int("axis", 2)), new[] { 1, channels * taps, outH, outW });
+        var oneHot = new float[channels * taps * taps];
+        for (int c = 0; c < channels; c++)
+            for (int t = 0; t < taps; t++) oneHot[(c * taps + t) * taps + t] = 1;
+        step.Send(0, Baselines.TransposedWindow.Apply(g, stacked, oneHot, new[] { channels * taps, 1, kh, kw }, win, x, step.OutputShape, channels));
+    }
 }
 
 /// <summary>
@@ -100,7 +150,7 @@ public sealed class WindowPoolRule : IUnravelRule
 /// ReduceMax over all spatial axes): channel c goes to the position of the largest activation of
 /// channel c; option: every position with a positive activation.
 /// </summary>
-public sealed class GlobalPoolRule : IUnravelRule
+public sealed class GlobalPoolRule : IUnravelRule, IWeightedGraphRule
 {
     public IReadOnlyList<string> OpTypes { get; } = new[] { "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean", "ReduceMax" };
 
@@ -180,5 +230,36 @@ public sealed class GlobalPoolRule : IUnravelRule
         var expected = Enumerable.Range(2, rank - 2).Select(i => (long)i).ToHashSet();
         if (!set.SetEquals(expected))
             throw step.Unsupported($"reduces axes [{string.Join(",", axes)}]; only a reduction over all spatial axes (global pooling) is supported");
+    }
+
+    /// <summary>Weighted, as ONNX nodes (<see cref="WeightedGraph"/>): the same shares as <see cref="Distribute"/>.</summary>
+    void IWeightedGraphRule.Emit(WeightedGraphStep step)
+    {
+        var node = step.Node;
+        var x = step.InShape(0);
+        int rank = x.Length;
+        if (rank < 3 || x[0] != 1) throw step.Unsupported($"input {Shapes.Format(x)} is not [1,C,spatial...]");
+        int channels = x[1];
+        long spatial = Shapes.ElementCount(x) / Math.Max(channels, 1);
+        if (Shapes.ElementCount(step.OutputShape) != channels) throw step.Unsupported($"output {Shapes.Format(step.OutputShape)} does not have one value per channel");
+        var kept = new int[rank];
+        Array.Fill(kept, 1);
+        kept[1] = channels;
+        var axes = Enumerable.Range(2, rank - 2).Select(a => (long)a).ToArray();
+        string r = step.Reshape(step.Output, kept);
+        string xa = step.Activation(0);
+        if (node.OpType is "GlobalMaxPool" or "ReduceMax")
+        {
+            string hit = step.Op("Equal", xa, step.Op("ReduceMax", new[] { xa }, Baselines.Attr.Ints("axes", axes), Baselines.Attr.Int("keepdims", 1)));
+            string count = step.ReduceSum(step.Op("Cast", new[] { hit }, Baselines.Attr.Int("to", 1)), axes, keepDims: true);
+            step.Send(0, step.Where(hit, step.Op("Div", r, step.Op("Max", count, step.Scalar(1))), step.Scalar(0)));
+            return;
+        }
+        string xp = step.NonNegative(0) ? xa : step.Op("Relu", xa);
+        string total = step.ReduceSum(xp, axes, keepDims: true);
+        string positive = step.Op("Greater", total, step.Scalar(0));
+        string factor = step.Where(positive, step.Op("Div", r, step.Where(positive, total, step.Scalar(1))), step.Scalar(0));
+        string even = step.Where(positive, step.Scalar(0), step.Op("Mul", r, step.Scalar((float)(1.0 / spatial))));
+        step.Send(0, step.Op("Add", step.Op("Mul", xp, factor), even));
     }
 }

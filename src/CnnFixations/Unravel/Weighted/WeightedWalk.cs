@@ -116,6 +116,9 @@ public sealed class WeightedWalk
     /// </summary>
     internal WeightBuffers? Buffers { get; init; }
 
+    /// <summary>The graphs of the walk below the head (<see cref="WalkEngine.Onnx"/>); null: the managed rules run.</summary>
+    internal WeightedGraphs? Graphs { get; init; }
+
     /// <summary>Ops that are linear in their data inputs (bias and offsets ignored), walked exactly by the head.</summary>
     internal static readonly HashSet<string> LinearOps = new(StringComparer.Ordinal)
     {
@@ -148,7 +151,8 @@ public sealed class WeightedWalk
     /// <summary>Walks from given weights on the plan's start tensor (e.g. a channel of an inner tensor).</summary>
     public WeightedResult RunFromWeights(float[] start)
     {
-        var heads = new Dictionary<string, float[]>(StringComparer.Ordinal) { [_plan.StartTensor] = start };
+        // A copy: the walk hands its buffers on and back to the pool, and the caller's array must stay as it was.
+        var heads = new Dictionary<string, float[]>(StringComparer.Ordinal) { [_plan.StartTensor] = (float[])start.Clone() };
         double total = 0;
         foreach (float v in start) total += v;
         return Run((heads, new[] { _plan.StartTensor }, total));
@@ -263,9 +267,11 @@ public sealed class WeightedWalk
             for (int k = 0; k < c; k++)
                 for (int p = 0; p < h * w; p++) cells[p] += weights[k * h * w + p];
         }
-        foreach (var (tensor, w) in head.Weights) { _weights[tensor] = w; _order.Add(tensor); _owner[w] = tensor; }
         var nodeMs = new List<(string, double)>();
-        foreach (var node in _plan.Nodes)
+        var inputShape = Shape(Model.InputName, null);
+        var (graphInput, graphTensors) = RunGraph(head.Heads, head.Weights, inputShape);
+        foreach (var (tensor, w) in head.Weights) { _weights[tensor] = w; _order.Add(tensor); _owner[w] = tensor; }
+        foreach (var node in graphInput != null ? Array.Empty<GraphNode>() : _plan.Nodes)
         {
             if (node.Outputs.Count == 0 || !_weights.TryGetValue(node.Outputs[0], out var output)) continue;
             if (!HasWeight(output)) continue;
@@ -275,8 +281,7 @@ public sealed class WeightedWalk
             Release(node.Outputs[0], output);
             nodeMs.Add(($"{node.OpType} {node.Name}", System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds));
         }
-        var inputShape = Shape(Model.InputName, null);
-        var input = _weights.TryGetValue(Model.InputName, out var wi) ? wi : new float[Shapes.ElementCount(inputShape)];
+        var input = graphInput ?? (_weights.TryGetValue(Model.InputName, out var wi) ? wi : new float[Shapes.ElementCount(inputShape)]);
         if (cells != null && Shapes.TryChw(inputShape, out int ic, out int ih, out int iw))
         {
             var rf = Options.CellGrid != CellGrid.Centres ? null : ReceptiveField.Of(Model, cellTensor!, _values.KnownShape);
@@ -284,8 +289,23 @@ public sealed class WeightedWalk
             var cols = Options.CellGrid == CellGrid.Bilinear ? TentMembership(iw, cellW) : Membership(iw, cellW, rf == null ? null : j => rf.RawCentre(0, j).X);
             KeepCells(input, ic, ih, iw, cells, cellW, rows, cols, Options.CellShare);
         }
-        var reached = _order.Where(t => _distributed.Contains(t) || _weights.TryGetValue(t, out var w) && HasWeight(w)).ToList();
+        var reached = graphTensors?.ToList() ?? _order.Where(t => _distributed.Contains(t) || _weights.TryGetValue(t, out var w) && HasWeight(w)).ToList();
         return new WeightedResult(input, inputShape, head.Heads, head.Mass) { NodeMilliseconds = nodeMs, Tensors = reached };
+    }
+
+    /// <summary>
+    /// The walk below the head in ONNX Runtime (<see cref="WalkEngine.Onnx"/>): the input's weights and the tensors
+    /// walked, or nulls when the walk has no ONNX form, an activation is missing, or the result is not finite (then
+    /// the managed rules run).
+    /// </summary>
+    private (float[]? Input, IReadOnlyList<string>? Tensors) RunGraph(string[] heads, Dictionary<string, float[]> weights, int[] inputShape)
+    {
+        if (Graphs == null || Options.WalkEngine != WalkEngine.Onnx) return (null, null);
+        var session = Graphs.For(heads, inputShape, _values.KnownShape);
+        if (session == null) return (null, null);
+        var input = session.Run(heads.Select(h => weights[h]).ToArray(), _values.Activations);
+        if (input == null || !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(input)) return (null, null);
+        return (input, session.Graph.Tensors);
     }
 
     /// <summary>

@@ -1,0 +1,65 @@
+using CnnFixations.Onnx.Proto;
+using CnnFixations.Unravel.Rules;
+
+namespace CnnFixations.Baselines;
+
+/// <summary>
+/// Scattering each output position of a window op (Conv, pooling) back over its window as ONNX nodes: the
+/// attributes of the matching ConvTranspose, and the faster depthwise Conv with flipped kernels where it
+/// applies. Shared by the gradient graph and the weighted walk's graph.
+/// </summary>
+internal static class TransposedWindow
+{
+    /// <summary>
+    /// The attributes of a ConvTranspose that scatters each output position of the window op back over its
+    /// window: same kernel, strides, dilations and leading pads; the trailing pad (or an output padding) makes
+    /// the result exactly the input's size (ONNX ConvTranspose: size = stride*(in-1) + output_padding + extent - pads).
+    /// </summary>
+    public static AttributeProto[] Attributes(Window2D win, int[] x, int[] y, int group)
+    {
+        var (endH, extraH) = TrailingPad(x[2], y[2], win.KernelH, win.StrideH, win.DilationH, win.PadTop);
+        var (endW, extraW) = TrailingPad(x[3], y[3], win.KernelW, win.StrideW, win.DilationW, win.PadLeft);
+        return new[]
+        {
+            Attr.Ints("kernel_shape", win.KernelH, win.KernelW),
+            Attr.Ints("strides", win.StrideH, win.StrideW),
+            Attr.Ints("dilations", win.DilationH, win.DilationW),
+            Attr.Ints("pads", win.PadTop, win.PadLeft, endH, endW),
+            Attr.Ints("output_padding", extraH, extraW),
+            Attr.Int("group", group),
+        };
+    }
+
+    private static (long Pad, long OutputPadding) TrailingPad(int inSize, int outSize, int kernel, int stride, int dilation, int padBegin)
+    {
+        long full = (long)stride * (outSize - 1) + (long)(kernel - 1) * dilation + 1;
+        long end = full - padBegin - inSize;
+        return end >= 0 ? (end, 0) : (0, -end);
+    }
+
+    /// <summary>
+    /// A stride-1 depthwise window's transpose as a depthwise Conv of <paramref name="dy"/> with the flipped kernels
+    /// (ONNX Runtime's depthwise Conv is much faster than its grouped ConvTranspose); null when not applicable.
+    /// <paramref name="kernels"/> are [channels,1,kh,kw].
+    /// </summary>
+    public static string? DepthwiseFlipped(GraphEmitter g, string dy, float[] kernels, Window2D win, int[] x, int[] y, int group)
+    {
+        if (group == 1 || group != x[1] || group != y[1] || kernels.Length != group * win.KernelH * win.KernelW || win.StrideH != 1 || win.StrideW != 1) return null;
+        int extentH = (win.KernelH - 1) * win.DilationH + 1, extentW = (win.KernelW - 1) * win.DilationW + 1;
+        long top = extentH - 1 - win.PadTop, left = extentW - 1 - win.PadLeft;
+        long bottom = x[2] + extentH - 1 - y[2] - top, right = x[3] + extentW - 1 - y[3] - left;
+        if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
+        var flipped = new float[kernels.Length];
+        int plane = win.KernelH * win.KernelW;
+        for (int c = 0; c < group; c++)
+            for (int i = 0; i < plane; i++) flipped[c * plane + i] = kernels[c * plane + plane - 1 - i];
+        return g.Node("Conv", new[] { dy, g.Floats(flipped, new[] { group, 1, win.KernelH, win.KernelW }) },
+            Attr.Ints("kernel_shape", win.KernelH, win.KernelW), Attr.Ints("dilations", win.DilationH, win.DilationW),
+            Attr.Ints("pads", top, left, bottom, right), Attr.Int("group", group));
+    }
+
+    /// <summary>The transpose of a window op with constant kernels [cout, cin/group, kh, kw] applied to <paramref name="dy"/>.</summary>
+    public static string Apply(GraphEmitter g, string dy, float[] kernels, int[] kernelShape, Window2D win, int[] x, int[] y, int group) =>
+        DepthwiseFlipped(g, dy, kernels, win, x, y, group)
+        ?? g.Node("ConvTranspose", new[] { dy, g.Floats(kernels, kernelShape) }, Attributes(win, x, y, group));
+}

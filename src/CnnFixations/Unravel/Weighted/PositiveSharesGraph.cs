@@ -1,0 +1,125 @@
+using CnnFixations.Baselines;
+using CnnFixations.Onnx;
+using CnnFixations.Unravel.Rules;
+
+namespace CnnFixations.Unravel;
+
+/// <summary>
+/// The kernels of <see cref="PositiveShares"/> as ONNX nodes (<see cref="WeightedGraph"/>): the same shares, computed
+/// by ONNX Runtime. With <c>x+ = max(x, 0)</c>, <c>x- = min(x, 0)</c> and the weights split the same way, the positive
+/// contributions of an output are <c>S = W+ * x+ + W- * x-</c>; its weight R goes back as
+/// <c>x+ . W+^T F + x- . W-^T F</c> with <c>F = R (1 - flat) / S</c> where S &gt; 0, plus the even share over its window.
+/// </summary>
+internal static class PositiveSharesGraph
+{
+    /// <summary>
+    /// The weighted Conv rule for input <paramref name="input"/> of the step's node with constant kernels
+    /// <paramref name="w"/> [cout, cin/group, kh, kw] (signs of a folded BatchNormalization already applied): returns
+    /// the input's weights. <paramref name="flat"/> of each neuron's weight goes evenly over the in-bounds taps of its
+    /// window and group channels, all of it when it has no positive contribution (unless <paramref name="evenFallback"/>
+    /// is false: then nothing passes).
+    /// </summary>
+    public static string Conv(WeightedGraphStep step, int input, float[] w, int[] wShape, int group, Window2D win, int[] x, int[] y, double flat, bool evenFallback)
+    {
+        if (!w.All(float.IsFinite)) throw step.Unsupported("the kernels hold NaN or infinite values");
+        int cout = wShape[0], cinG = wShape[1], kh = wShape[2], kw = wShape[3];
+        int inH = x[2], inW = x[3], outH = y[2], outW = y[3];
+        var (wp, wn) = Split(w);
+        string xa = step.Activation(input);
+        bool nonNegative = step.NonNegative(input);
+        bool negativePart = !nonNegative && wn.Any(v => v != 0);
+        string xp = nonNegative ? xa : step.Op("Relu", xa);
+        string? xn = negativePart ? step.Op("Min", xa, step.Scalar(0)) : null;
+
+        int extentH = (kh - 1) * win.DilationH + 1, extentW = (kw - 1) * win.DilationW + 1;
+        long bottom = Math.Max(0, (long)(outH - 1) * win.StrideH + extentH - inH - win.PadTop);
+        long right = Math.Max(0, (long)(outW - 1) * win.StrideW + extentW - inW - win.PadLeft);
+        var convAttributes = new[]
+        {
+            Attr.Ints("kernel_shape", kh, kw), Attr.Ints("strides", win.StrideH, win.StrideW), Attr.Ints("dilations", win.DilationH, win.DilationW),
+            Attr.Ints("pads", win.PadTop, win.PadLeft, bottom, right), Attr.Int("group", group),
+        };
+        var g = step.G;
+        string sums = step.Op("Conv", new[] { xp, g.Floats(wp, wShape) }, convAttributes);
+        if (xn != null) sums = step.Op("Add", sums, step.Op("Conv", new[] { xn, g.Floats(wn, wShape) }, convAttributes));
+        string positive = step.Op("Greater", sums, step.Scalar(0));
+        string divisor = step.Where(positive, sums, step.Scalar(1));
+        var parts = new List<string>();
+        int fullParts = 0; // parts of the input's full shape (the even share of a group-1 Conv is one plane)
+        if (flat < 1)
+        {
+            string factor = step.Where(positive, step.Op("Div", step.Output, divisor), step.Scalar(0));
+            if (flat > 0) factor = step.Op("Mul", factor, step.Scalar((float)(1 - flat)));
+            parts.Add(step.Op("Mul", xp, TransposedWindow.Apply(g, factor, wp, wShape, win, x, y, group)));
+            if (xn != null) parts.Add(step.Op("Mul", xn, TransposedWindow.Apply(g, factor, wn, wShape, win, x, y, group)));
+            fullParts = parts.Count;
+        }
+        if (evenFallback)
+        {
+            // 1 / (in-bounds taps x group channels) per output position; the even part of R: flat where S > 0, all of it otherwise.
+            var inverse = new float[outH * outW];
+            for (int r = 0; r < outH; r++)
+                for (int c = 0; c < outW; c++)
+                {
+                    int rows = 0, cols = 0;
+                    for (int u = 0; u < kh; u++) if ((uint)(win.RowStart(r) + u * win.DilationH) < (uint)inH) rows++;
+                    for (int v = 0; v < kw; v++) if ((uint)(win.ColStart(c) + v * win.DilationW) < (uint)inW) cols++;
+                    inverse[r * outW + c] = rows * cols == 0 ? 0 : (float)(1.0 / ((double)rows * cols * cinG));
+                }
+            var flatInverse = inverse.Select(v => (float)(flat * v)).ToArray();
+            string perTap = step.Where(positive, g.Floats(flatInverse, new[] { 1, 1, outH, outW }), g.Floats(inverse, new[] { 1, 1, outH, outW }));
+            string even = step.Op("Mul", step.Output, perTap);
+            if (group == 1)
+            {
+                // Every input channel gets the same even share: scatter the sum over output channels once (one plane, broadcast below).
+                string total = step.ReduceSum(even, new long[] { 1 }, keepDims: true);
+                var kernel = new float[kh * kw];
+                Array.Fill(kernel, 1f);
+                parts.Add(TransposedWindow.Apply(g, total, kernel, new[] { 1, 1, kh, kw }, win, new[] { 1, 1, inH, inW }, new[] { 1, 1, outH, outW }, 1));
+            }
+            else
+            {
+                var ones = new float[(long)cout * cinG * kh * kw];
+                Array.Fill(ones, 1f);
+                parts.Add(TransposedWindow.Apply(g, even, ones, wShape, win, x, y, group));
+                fullParts++;
+            }
+        }
+        if (parts.Count == 0) return g.Floats(new float[Shapes.ElementCount(x)], x);
+        string sum = parts.Count == 1 ? parts[0] : step.Op("Sum", parts.ToArray());
+        return fullParts > 0 ? sum : step.Op("Expand", sum, g.Int64s(x.Select(d => (long)d).ToArray()));
+    }
+
+    /// <summary>A fully connected layer with rows <paramref name="rows"/> [n, k] (output j = row j . x): input <c>[1,k]</c>'s weights from output <c>[1,n]</c>'s; nothing passes without a positive contribution.</summary>
+    public static string FullyConnected(WeightedGraphStep step, int input, string xRow, string rRow, float[] rows, int n, int k)
+    {
+        if (!rows.All(float.IsFinite)) throw step.Unsupported("the weights hold NaN or infinite values");
+        var (wp, wn) = Split(rows);
+        bool nonNegative = step.NonNegative(input);
+        bool negativePart = !nonNegative && wn.Any(v => v != 0);
+        string xp = nonNegative ? xRow : step.Op("Relu", xRow);
+        string? xn = negativePart ? step.Op("Min", xRow, step.Scalar(0)) : null;
+        var g = step.G;
+        string wpName = g.Floats(wp, new[] { n, k });
+        string? wnName = negativePart ? g.Floats(wn, new[] { n, k }) : null;
+        string sums = step.Op("Gemm", new[] { xp, wpName }, Attr.Int("transB", 1));
+        if (xn != null) sums = step.Op("Add", sums, step.Op("Gemm", new[] { xn, wnName! }, Attr.Int("transB", 1)));
+        string positive = step.Op("Greater", sums, step.Scalar(0));
+        string factor = step.Where(positive, step.Op("Div", rRow, step.Where(positive, sums, step.Scalar(1))), step.Scalar(0));
+        string result = step.Op("Mul", xp, step.Op("Gemm", factor, wpName));
+        if (xn != null) result = step.Op("Add", result, step.Op("Mul", xn, step.Op("Gemm", factor, wnName!)));
+        return result;
+    }
+
+    private static (float[] Positive, float[] Negative) Split(float[] w)
+    {
+        var p = new float[w.Length];
+        var n = new float[w.Length];
+        for (int i = 0; i < w.Length; i++)
+        {
+            if (w[i] > 0) p[i] = w[i];
+            else if (w[i] < 0) n[i] = w[i];
+        }
+        return (p, n);
+    }
+}

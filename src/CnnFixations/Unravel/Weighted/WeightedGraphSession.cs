@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using CnnFixations.Inference;
+using CnnFixations.Onnx;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CnnFixations.Unravel;
+
+/// <summary>
+/// An ONNX Runtime session over a <see cref="WeightedGraph"/>: one run takes the head's weights and the forward
+/// activations (read in place) and returns the weight of every neuron of the network input. Thread-safe.
+/// </summary>
+public sealed class WeightedGraphSession : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly string[] _inputNames;
+    private readonly long[][] _inputShapes;
+    private readonly long[] _outputShape;
+    private readonly string[] _outputNames = { WeightedGraph.OutputName };
+
+    public WeightedGraphSession(WeightedGraph graph, OnnxModel model, int intraOpThreads = 0)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(model);
+        Graph = graph;
+        _inputNames = Enumerable.Range(0, graph.Heads.Count).Select(WeightedGraph.HeadInput).Concat(graph.Activations).ToArray();
+        _inputShapes = graph.HeadShapes.Concat(graph.ActivationShapes).Select(s => s.Select(d => (long)d).ToArray()).ToArray();
+        _outputShape = graph.InputShape.Select(d => (long)d).ToArray();
+        using var options = ModelSession.CreateOptions(model, intraOpThreads);
+        try
+        {
+            _session = new InferenceSession(graph.Bytes, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new CnnFixationsException($"ONNX Runtime cannot load the weighted walk's graph of '{model.Path ?? "(in memory)"}': {e.Message.Split('\n')[0].Trim()}", e);
+        }
+    }
+
+    public WeightedGraph Graph { get; }
+
+    /// <summary>
+    /// The input's weights from the head weights (<paramref name="heads"/>, in the order of <see cref="WeightedGraph.Heads"/>)
+    /// and the forward activations; null when an activation the graph reads is missing or has another shape.
+    /// </summary>
+    public float[]? Run(IReadOnlyList<float[]> heads, IReadOnlyDictionary<string, TensorValue> activations)
+    {
+        ArgumentNullException.ThrowIfNull(heads);
+        ArgumentNullException.ThrowIfNull(activations);
+        if (heads.Count != Graph.Heads.Count) throw new ArgumentException($"{heads.Count} head weight tensors for {Graph.Heads.Count} heads", nameof(heads));
+        var data = new float[_inputNames.Length][];
+        for (int i = 0; i < heads.Count; i++) data[i] = heads[i];
+        for (int i = 0; i < Graph.Activations.Count; i++)
+        {
+            if (!activations.TryGetValue(Graph.Activations[i], out var value) || !Shapes.SameShape(value.Shape, Graph.ActivationShapes[i])) return null;
+            data[heads.Count + i] = value.Data;
+        }
+        var result = new float[Shapes.ElementCount(Graph.InputShape)];
+        var values = new OrtValue[data.Length];
+        try
+        {
+            for (int i = 0; i < data.Length; i++) values[i] = OrtValue.CreateTensorValueFromMemory(data[i], _inputShapes[i]);
+            using var output = OrtValue.CreateTensorValueFromMemory(result, _outputShape);
+            using var runOptions = new RunOptions();
+            _session.Run(runOptions, _inputNames, values, _outputNames, new[] { output });
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new CnnFixationsException($"ONNX Runtime failed on the weighted walk's graph: {e.Message.Split('\n')[0].Trim()}", e);
+        }
+        finally
+        {
+            foreach (var v in values) v?.Dispose();
+        }
+        return result;
+    }
+
+    public void Dispose() => _session.Dispose();
+}
+
+/// <summary>
+/// The weighted walk's graphs of one explainer, built on first use for each set of head tensors and input shape, and
+/// disposed with it. A walk whose graph cannot be built (a rule without ONNX form) runs in the managed kernels; the
+/// reason is kept in <see cref="Unsupported"/>.
+/// </summary>
+internal sealed class WeightedGraphs(OnnxModel model, UnravelPlan plan, RuleSet rules, UnravelOptions options, int intraOpThreads) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<WeightedGraphSession?>> _sessions = new(StringComparer.Ordinal);
+    private volatile bool _disposed;
+
+    /// <summary>Why the last graph could not be built (null when every graph was).</summary>
+    public string? Unsupported { get; private set; }
+
+    /// <summary>The session for walks from <paramref name="heads"/> on an input of <paramref name="inputShape"/>; null when the walk has no ONNX form.</summary>
+    public WeightedGraphSession? For(IReadOnlyList<string> heads, int[] inputShape, Func<string, int[]?> shapeOf)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        string key = Shapes.Format(inputShape) + "\n" + string.Join("\n", heads);
+        return _sessions.GetOrAdd(key, _ => new Lazy<WeightedGraphSession?>(() =>
+        {
+            WeightedGraph graph;
+            try
+            {
+                // Shapes the forward pass did not give (a model without a fixed input size) are inferred for this input.
+                var inferred = new Lazy<Dictionary<string, int[]>>(() => ShapeInference.Infer(model, inputShape));
+                graph = WeightedGraph.Build(model, plan, rules, options, heads, t => shapeOf(t) ?? inferred.Value.GetValueOrDefault(t));
+            }
+            catch (UnsupportedOperatorException e)
+            {
+                Unsupported = e.Message;
+                return null;
+            }
+            return new WeightedGraphSession(graph, model, intraOpThreads);
+        })).Value;
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        foreach (var lazy in _sessions.Values)
+            if (lazy.IsValueCreated) lazy.Value?.Dispose();
+    }
+}

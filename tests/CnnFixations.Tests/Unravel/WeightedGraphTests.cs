@@ -1,0 +1,133 @@
+using CnnFixations.Imaging;
+using CnnFixations.Onnx;
+using CnnFixations.Tests.Fixtures;
+using CnnFixations.Unravel;
+
+namespace CnnFixations.Tests.Unravel;
+
+/// <summary>
+/// The weighted walk run by ONNX Runtime (<see cref="WeightedGraph"/>, <see cref="WalkEngine.Onnx"/>) against the
+/// managed rules (<see cref="WalkEngine.Managed"/>, themselves checked against the independent Python reference
+/// and hand-worked cases): the same input weights up to float rounding, on every fixture, the quantized ones and
+/// the bundled model, for the class walk and for a walk from inner weights.
+/// </summary>
+public class WeightedGraphTests
+{
+    public static TheoryData<string> Models()
+    {
+        var data = new TheoryData<string>();
+        foreach (var f in TinyFixture.All()) data.Add(f.ToString());
+        data.Add("qdq/mobilenet_v2_qdq");
+        data.Add("qdq/vgg16_qdq");
+        data.Add("bundled");
+        return data;
+    }
+
+    private static (OnnxModel Model, TensorValue Input) Load(string name)
+    {
+        if (name == "bundled")
+        {
+            var model = OnnxModel.Load(TestPaths.BundledModel);
+            var input = ExplanationInput.FromImage(Path.Combine(TestPaths.RepoRoot, "samples", "cat.png"), Preprocessing.FromMetadata(model.Metadata)!, 224, 224);
+            return (model, input.Tensor);
+        }
+        if (name.StartsWith("qdq/", StringComparison.Ordinal))
+        {
+            string folder = Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", name);
+            string stem = Path.GetFileName(folder);
+            var source = stem == "vgg16_qdq" ? "vgg16" : "mobilenet_v2";
+            var (shape, data) = NpyFile.ReadFloat32(Path.Combine(TestPaths.TinyFixtures, source, "input.npy"));
+            return (OnnxModel.Load(Path.Combine(folder, stem + ".onnx")), new TensorValue(shape, data));
+        }
+        var fixture = TinyFixture.Parse(name);
+        return (OnnxModel.Load(fixture.ModelPath), fixture.LoadInput());
+    }
+
+    private static void AssertClose(float[] want, float[] got, string what)
+    {
+        Assert.Equal(want.Length, got.Length);
+        double max = want.Max(v => Math.Abs((double)v));
+        double tol = 1e-4 * max + 1e-9;
+        double sumWant = 0, sumGot = 0, worst = 0;
+        int bad = 0;
+        for (int i = 0; i < want.Length; i++)
+        {
+            sumWant += want[i];
+            sumGot += got[i];
+            double d = Math.Abs((double)want[i] - got[i]);
+            worst = Math.Max(worst, d);
+            if (d > tol) bad++;
+        }
+        Assert.True(max > 0, $"{what}: no weight reached the input");
+        Assert.True(bad == 0, $"{what}: {bad} of {want.Length} weights differ by more than {tol:G3} (worst {worst:G3}, max {max:G4})");
+        Assert.True(Math.Abs(sumWant - sumGot) <= 1e-4 * Math.Max(1, Math.Abs(sumWant)), $"{what}: sums {sumWant:G8} (managed) and {sumGot:G8} (ONNX)");
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Onnx_walk_matches_the_managed_rules(string name)
+    {
+        var (model, input) = Load(name);
+        foreach (var options in new[] { UnravelOptions.Default, UnravelOptions.Default with { FlatShare = 0, Contrast = Contrast.None, CellShare = 0 } })
+        {
+            using var managed = new Explainer(model, options with { WalkEngine = WalkEngine.Managed });
+            using var onnx = new Explainer(model, options with { WalkEngine = WalkEngine.Onnx });
+            var want = managed.Explain(input);
+            var got = onnx.Explain(input);
+            Assert.Null(onnx.ManagedWalkReason);
+            Assert.Equal(want.Target, got.Target);
+            Assert.Equal(want.Weights!.HeadTensors, got.Weights!.HeadTensors);
+            AssertClose(want.Weights.Input, got.Weights.Input, $"{name} flat {options.FlatShare}");
+        }
+    }
+
+    [Theory]
+    [InlineData("tiny/resnet18/resnet18.onnx")]
+    [InlineData("bundled")]
+    public void Onnx_walk_from_inner_weights_matches_the_managed_rules(string name)
+    {
+        if (name.StartsWith("tiny/", StringComparison.Ordinal)) name = name["tiny/".Length..];
+        var (model, input) = Load(name);
+        // Start at the input of the first Add (a residual sum): weights on one channel of it.
+        string start = model.Nodes.First(n => n.OpType == "Add" && !model.IsConstant(n.Inputs[1])).Outputs[0];
+        using var managed = new Explainer(model, UnravelOptions.Default with { WalkEngine = WalkEngine.Managed }, startTensor: start);
+        using var onnx = new Explainer(model, UnravelOptions.Default, startTensor: start);
+        using var forward = managed.Forward(input);
+        using var forward2 = onnx.Forward(input);
+        var shape = managed.TensorShape(start)!;
+        var weights = new float[Shapes.ElementCount(shape)];
+        int plane = shape[2] * shape[3];
+        for (int p = 0; p < plane; p++) weights[plane + p] = 1f / plane;
+        var want = managed.UnravelFromWeights(forward, weights);
+        var got = onnx.UnravelFromWeights(forward2, weights);
+        Assert.Null(onnx.ManagedWalkReason);
+        AssertClose(want.Weights!.Input, got.Weights!.Input, name);
+    }
+
+    [Theory]
+    [InlineData(WalkEngine.Managed)]
+    [InlineData(WalkEngine.Onnx)]
+    public void Walk_from_weights_leaves_the_callers_array_as_it_was(WalkEngine engine)
+    {
+        var (model, input) = Load("resnet18/resnet18.onnx");
+        string start = model.Nodes.First(n => n.OpType == "Add" && !model.IsConstant(n.Inputs[1])).Outputs[0];
+        using var explainer = new Explainer(model, UnravelOptions.Default with { WalkEngine = engine }, startTensor: start);
+        using var forward = explainer.Forward(input);
+        var weights = new float[Shapes.ElementCount(explainer.TensorShape(start)!)];
+        for (int i = 0; i < weights.Length; i += 7) weights[i] = 1f / weights.Length;
+        var copy = (float[])weights.Clone();
+        var first = explainer.UnravelFromWeights(forward, weights).Weights!.Input;
+        var second = explainer.UnravelFromWeights(forward, weights).Weights!.Input;
+        Assert.Equal(copy, weights);
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public void Managed_engine_never_builds_a_graph()
+    {
+        var (model, input) = Load("bundled");
+        using var managed = new Explainer(model, UnravelOptions.Default with { WalkEngine = WalkEngine.Managed });
+        managed.Explain(input);
+        Assert.Equal("--walk-engine managed", managed.ManagedWalkReason);
+    }
+}
