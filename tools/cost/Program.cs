@@ -7,7 +7,7 @@ var model = OnnxModel.Load(args[0]);
 var pre = Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;
 int threads = int.Parse(args[2]);
 var input = ExplanationInput.FromImage(args[1], pre, model.InputShape[2], model.InputShape[3]);
-foreach (var (name, opts) in new[] { ("paper", UnravelOptions.Paper), ("weighted", UnravelOptions.Default) })
+foreach (var (name, opts) in new[] { ("paper", UnravelOptions.Paper), ("weighted", UnravelOptions.Default), ("managed", UnravelOptions.Default with { WalkEngine = WalkEngine.Managed }) })
 {
     using var ex = new Explainer(model, opts, intraOpThreads: threads);
     var fwd = new List<double>(); var walk = new List<double>(); var total = new List<double>();
@@ -21,7 +21,8 @@ foreach (var (name, opts) in new[] { ("paper", UnravelOptions.Paper), ("weighted
         if (it >= 2) { fwd.Add(fm); walk.Add(e.UnravelMs); total.Add(sw.Elapsed.TotalMilliseconds); }
     }
     double Med(List<double> l) { l.Sort(); return l[l.Count / 2]; }
-    Console.WriteLine($"{name,-9} forward+fetch {Med(fwd),7:F1} ms  walk {Med(walk),7:F1} ms  forward+walk+map {Med(total),7:F1} ms");
+    Console.WriteLine($"{name,-9} forward+fetch {Med(fwd),7:F1} ms  walk {Med(walk),7:F1} ms  forward+walk+map {Med(total),7:F1} ms" +
+        (opts.Rules == RuleFamily.Weighted ? $"  (walk engine: {(ex.ManagedWalkReason == null ? "ONNX Runtime" : "managed: " + ex.ManagedWalkReason)})" : ""));
 }
 {
     using var ex = new Explainer(model, UnravelOptions.Paper, intraOpThreads: threads);

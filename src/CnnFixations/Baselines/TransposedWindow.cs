@@ -44,22 +44,48 @@ internal static class TransposedWindow
     /// </summary>
     public static string? DepthwiseFlipped(GraphEmitter g, string dy, float[] kernels, Window2D win, int[] x, int[] y, int group)
     {
-        if (group == 1 || group != x[1] || group != y[1] || kernels.Length != group * win.KernelH * win.KernelW || win.StrideH != 1 || win.StrideW != 1) return null;
-        int extentH = (win.KernelH - 1) * win.DilationH + 1, extentW = (win.KernelW - 1) * win.DilationW + 1;
+        if (group == 1 || group != x[1] || group != y[1] || kernels.Length != group * win.KernelH * win.KernelW) return null;
+        return Flipped(g, dy, kernels, new[] { group, 1, win.KernelH, win.KernelW }, win, x, y, group);
+    }
+
+    /// <summary>
+    /// A stride-1 window's transpose as a Conv of <paramref name="dy"/> with the flipped kernels (input and output channels
+    /// swapped for group 1): ONNX Runtime runs Conv in its blocked layout, much faster than ConvTranspose. Null unless the
+    /// stride is 1 and the group is 1 or one channel per group (depthwise).
+    /// </summary>
+    public static string? Flipped(GraphEmitter g, string dy, float[] kernels, int[] kernelShape, Window2D win, int[] x, int[] y, int group)
+    {
+        int cout = kernelShape[0], cinG = kernelShape[1], kh = kernelShape[2], kw = kernelShape[3];
+        bool depthwise = group > 1 && cinG == 1 && cout == group && x[1] == group && y[1] == group;
+        if (win.StrideH != 1 || win.StrideW != 1 || !(group == 1 || depthwise)) return null;
+        int extentH = (kh - 1) * win.DilationH + 1, extentW = (kw - 1) * win.DilationW + 1;
         long top = extentH - 1 - win.PadTop, left = extentW - 1 - win.PadLeft;
         long bottom = x[2] + extentH - 1 - y[2] - top, right = x[3] + extentW - 1 - y[3] - left;
         if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
+        int taps = kh * kw;
         var flipped = new float[kernels.Length];
-        int plane = win.KernelH * win.KernelW;
-        for (int c = 0; c < group; c++)
-            for (int i = 0; i < plane; i++) flipped[c * plane + i] = kernels[c * plane + plane - 1 - i];
-        return g.Node("Conv", new[] { dy, g.Floats(flipped, new[] { group, 1, win.KernelH, win.KernelW }) },
-            Attr.Ints("kernel_shape", win.KernelH, win.KernelW), Attr.Ints("dilations", win.DilationH, win.DilationW),
-            Attr.Ints("pads", top, left, bottom, right), Attr.Int("group", group));
+        int[] shape;
+        if (depthwise)
+        {
+            for (int c = 0; c < group; c++)
+                for (int i = 0; i < taps; i++) flipped[c * taps + i] = kernels[c * taps + taps - 1 - i];
+            shape = new[] { group, 1, kh, kw };
+        }
+        else
+        {
+            // W'[k, o, u, v] = W[o, k, kh-1-u, kw-1-v]
+            for (int o = 0; o < cout; o++)
+                for (int k = 0; k < cinG; k++)
+                    for (int i = 0; i < taps; i++) flipped[((long)k * cout + o) * taps + i] = kernels[((long)o * cinG + k) * taps + taps - 1 - i];
+            shape = new[] { cinG, cout, kh, kw };
+        }
+        return g.Node("Conv", new[] { dy, g.Floats(flipped, shape) },
+            Attr.Ints("kernel_shape", kh, kw), Attr.Ints("dilations", win.DilationH, win.DilationW),
+            Attr.Ints("pads", top, left, bottom, right), Attr.Int("group", depthwise ? group : 1));
     }
 
     /// <summary>The transpose of a window op with constant kernels [cout, cin/group, kh, kw] applied to <paramref name="dy"/>.</summary>
     public static string Apply(GraphEmitter g, string dy, float[] kernels, int[] kernelShape, Window2D win, int[] x, int[] y, int group) =>
-        DepthwiseFlipped(g, dy, kernels, win, x, y, group)
+        Flipped(g, dy, kernels, kernelShape, win, x, y, group)
         ?? g.Node("ConvTranspose", new[] { dy, g.Floats(kernels, kernelShape) }, Attributes(win, x, y, group));
 }

@@ -23,41 +23,65 @@ internal static class PositiveSharesGraph
     {
         if (!w.All(float.IsFinite)) throw step.Unsupported("the kernels hold NaN or infinite values");
         int cout = wShape[0], cinG = wShape[1], kh = wShape[2], kw = wShape[3];
-        int inH = x[2], inW = x[3], outH = y[2], outW = y[3];
+        int cin = x[1], inH = x[2], inW = x[3], outH = y[2], outW = y[3];
         var (wp, wn) = Split(w);
         string xa = step.Activation(input);
         bool nonNegative = step.NonNegative(input);
         bool negativePart = !nonNegative && wn.Any(v => v != 0);
         string xp = nonNegative ? xa : step.Op("Relu", xa);
         string? xn = negativePart ? step.Op("Min", xa, step.Scalar(0)) : null;
-
-        int extentH = (kh - 1) * win.DilationH + 1, extentW = (kw - 1) * win.DilationW + 1;
-        long bottom = Math.Max(0, (long)(outH - 1) * win.StrideH + extentH - inH - win.PadTop);
-        long right = Math.Max(0, (long)(outW - 1) * win.StrideW + extentW - inW - win.PadLeft);
-        var convAttributes = new[]
-        {
-            Attr.Ints("kernel_shape", kh, kw), Attr.Ints("strides", win.StrideH, win.StrideW), Attr.Ints("dilations", win.DilationH, win.DilationW),
-            Attr.Ints("pads", win.PadTop, win.PadLeft, bottom, right), Attr.Int("group", group),
-        };
         var g = step.G;
-        string sums = step.Op("Conv", new[] { xp, g.Floats(wp, wShape) }, convAttributes);
-        if (xn != null) sums = step.Op("Add", sums, step.Op("Conv", new[] { xn, g.Floats(wn, wShape) }, convAttributes));
-        string positive = step.Op("Greater", sums, step.Scalar(0));
-        string divisor = step.Where(positive, sums, step.Scalar(1));
+        float share = (float)(1 - flat);
+
+        // A 1x1 convolution with stride 1 and no padding is a product of [cout, cin] and the [cin, H*W] planes: Gemm,
+        // which keeps the plain layout (a Conv in ONNX Runtime reorders its input and output to a blocked layout).
+        bool plain = kh == 1 && kw == 1 && group == 1 && win.StrideH == 1 && win.StrideW == 1 && win.PadTop == 0 && win.PadLeft == 0 && inH == outH && inW == outW;
+        int plane = outH * outW;
+        string Sums(string activation, float[] kernels, bool tiny)
+        {
+            if (plain)
+            {
+                var inputs = tiny ? new[] { g.Floats(kernels, new[] { cout, cin }), step.Reshape(activation, new[] { cin, plane }), g.Scalar(Tiny) }
+                    : new[] { g.Floats(kernels, new[] { cout, cin }), step.Reshape(activation, new[] { cin, plane }) };
+                return step.Op("Gemm", inputs);
+            }
+            int extentH = (kh - 1) * win.DilationH + 1, extentW = (kw - 1) * win.DilationW + 1;
+            long bottom = Math.Max(0, (long)(outH - 1) * win.StrideH + extentH - inH - win.PadTop);
+            long right = Math.Max(0, (long)(outW - 1) * win.StrideW + extentW - inW - win.PadLeft);
+            var attributes = new[]
+            {
+                Attr.Ints("kernel_shape", kh, kw), Attr.Ints("strides", win.StrideH, win.StrideW), Attr.Ints("dilations", win.DilationH, win.DilationW),
+                Attr.Ints("pads", win.PadTop, win.PadLeft, bottom, right), Attr.Int("group", group),
+            };
+            var bias = new float[cout];
+            if (tiny) Array.Fill(bias, Tiny);
+            return step.Op("Conv", new[] { activation, g.Floats(kernels, wShape), g.Floats(bias, new[] { cout }) }, attributes);
+        }
+        string Back(string factor, float[] kernels)
+        {
+            if (!plain) return TransposedWindow.Apply(g, factor, kernels, wShape, win, x, y, group);
+            return step.Reshape(step.Op("Gemm", new[] { g.Floats(kernels, new[] { cout, cin }), factor }, Attr.Int("transA", 1)), x);
+        }
+
+        // S' = S + tiny > 0, so that F = R / S' needs no test: where S = 0 every contribution x_i w_i of the neuron is 0, and so is
+        // what F sends back through them; where S > 0 the tiny term is below S's last bit.
+        string sums = Sums(xp, wp, tiny: true);
+        if (xn != null) sums = step.Op("Add", sums, Sums(xn, wn, tiny: false));
+        string output = plain ? step.Reshape(step.Output, new[] { cout, plane }) : step.Output;
+        string factor = step.Op("Div", output, sums);
         var parts = new List<string>();
         int fullParts = 0; // parts of the input's full shape (the even share of a group-1 Conv is one plane)
-        if (flat < 1)
+        if (share > 0)
         {
-            string factor = step.Where(positive, step.Op("Div", step.Output, divisor), step.Scalar(0));
-            if (flat > 0) factor = step.Op("Mul", factor, step.Scalar((float)(1 - flat)));
-            parts.Add(step.Op("Mul", xp, TransposedWindow.Apply(g, factor, wp, wShape, win, x, y, group)));
-            if (xn != null) parts.Add(step.Op("Mul", xn, TransposedWindow.Apply(g, factor, wn, wShape, win, x, y, group)));
+            parts.Add(step.Op("Mul", xp, Back(factor, wp.Select(v => v * share).ToArray())));
+            if (xn != null) parts.Add(step.Op("Mul", xn, Back(factor, wn.Select(v => v * share).ToArray())));
             fullParts = parts.Count;
         }
         if (evenFallback)
         {
-            // 1 / (in-bounds taps x group channels) per output position; the even part of R: flat where S > 0, all of it otherwise.
-            var inverse = new float[outH * outW];
+            // The even part of R: flat where S > 0, all of it where S = 0, i.e. R - share * R [S > 0], with R [S > 0] = F * (S' - tiny);
+            // then 1 / (in-bounds taps x group channels) of it to each tap of the window.
+            var inverse = new float[plane];
             for (int r = 0; r < outH; r++)
                 for (int c = 0; c < outW; c++)
                 {
@@ -66,19 +90,24 @@ internal static class PositiveSharesGraph
                     for (int v = 0; v < kw; v++) if ((uint)(win.ColStart(c) + v * win.DilationW) < (uint)inW) cols++;
                     inverse[r * outW + c] = rows * cols == 0 ? 0 : (float)(1.0 / ((double)rows * cols * cinG));
                 }
-            var flatInverse = inverse.Select(v => (float)(flat * v)).ToArray();
-            string perTap = step.Where(positive, g.Floats(flatInverse, new[] { 1, 1, outH, outW }), g.Floats(inverse, new[] { 1, 1, outH, outW }));
-            string even = step.Op("Mul", step.Output, perTap);
+            string? supported = share > 0 ? step.Op("Mul", factor, step.Op("Sub", sums, step.Scalar(Tiny))) : null;
             if (group == 1)
             {
-                // Every input channel gets the same even share: scatter the sum over output channels once (one plane, broadcast below).
-                string total = step.ReduceSum(even, new long[] { 1 }, keepDims: true);
+                // Every input channel gets the same even share: the sum over output channels, scattered once (one plane, broadcast below).
+                int[] planeShape = { 1, 1, outH, outW };
+                long axis = plain ? 0 : 1;
+                string total = step.Reshape(step.ReduceSum(output, new[] { axis }, keepDims: true), planeShape);
+                if (supported != null)
+                    total = step.Op("Sub", total, step.Op("Mul", step.Reshape(step.ReduceSum(supported, new[] { axis }, keepDims: true), planeShape), step.Scalar(share)));
+                string even = step.Op("Mul", total, g.Floats(inverse, planeShape));
                 var kernel = new float[kh * kw];
                 Array.Fill(kernel, 1f);
-                parts.Add(TransposedWindow.Apply(g, total, kernel, new[] { 1, 1, kh, kw }, win, new[] { 1, 1, inH, inW }, new[] { 1, 1, outH, outW }, 1));
+                parts.Add(TransposedWindow.Apply(g, even, kernel, new[] { 1, 1, kh, kw }, win, new[] { 1, 1, inH, inW }, planeShape, 1));
             }
             else
             {
+                string rest = supported == null ? output : step.Op("Sub", output, step.Op("Mul", supported, step.Scalar(share)));
+                string even = step.Op("Mul", rest, g.Floats(inverse, new[] { 1, 1, outH, outW }));
                 var ones = new float[(long)cout * cinG * kh * kw];
                 Array.Fill(ones, 1f);
                 parts.Add(TransposedWindow.Apply(g, even, ones, wShape, win, x, y, group));
@@ -89,6 +118,9 @@ internal static class PositiveSharesGraph
         string sum = parts.Count == 1 ? parts[0] : step.Op("Sum", parts.ToArray());
         return fullParts > 0 ? sum : step.Op("Expand", sum, g.Int64s(x.Select(d => (long)d).ToArray()));
     }
+
+    /// <summary>Added to the positive totals so that dividing by them needs no test (see <see cref="Conv"/>).</summary>
+    internal const float Tiny = 1e-30f;
 
     /// <summary>A fully connected layer with rows <paramref name="rows"/> [n, k] (output j = row j . x): input <c>[1,k]</c>'s weights from output <c>[1,n]</c>'s; nothing passes without a positive contribution.</summary>
     public static string FullyConnected(WeightedGraphStep step, int input, string xRow, string rRow, float[] rows, int n, int k)
@@ -102,10 +134,10 @@ internal static class PositiveSharesGraph
         var g = step.G;
         string wpName = g.Floats(wp, new[] { n, k });
         string? wnName = negativePart ? g.Floats(wn, new[] { n, k }) : null;
-        string sums = step.Op("Gemm", new[] { xp, wpName }, Attr.Int("transB", 1));
+        string sums = step.Op("Gemm", new[] { xp, wpName, g.Scalar(Tiny) }, Attr.Int("transB", 1));
         if (xn != null) sums = step.Op("Add", sums, step.Op("Gemm", new[] { xn, wnName! }, Attr.Int("transB", 1)));
-        string positive = step.Op("Greater", sums, step.Scalar(0));
-        string factor = step.Where(positive, step.Op("Div", rRow, step.Where(positive, sums, step.Scalar(1))), step.Scalar(0));
+        // As in Conv: S + tiny > 0, and an output with S = 0 sends nothing back through its zero contributions.
+        string factor = step.Op("Div", rRow, sums);
         string result = step.Op("Mul", xp, step.Op("Gemm", factor, wpName));
         if (xn != null) result = step.Op("Add", result, step.Op("Mul", xn, step.Op("Gemm", factor, wnName!)));
         return result;

@@ -26,6 +26,12 @@ public sealed class WeightedGraphSession : IDisposable
         _inputShapes = graph.HeadShapes.Concat(graph.ActivationShapes).Select(s => s.Select(d => (long)d).ToArray()).ToArray();
         _outputShape = graph.InputShape.Select(d => (long)d).ToArray();
         using var options = ModelSession.CreateOptions(model, intraOpThreads);
+        if (Environment.GetEnvironmentVariable("CNNFIX_WALK_PROFILE") is { Length: > 0 } prefix)
+        {
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = prefix;
+            File.WriteAllBytes(prefix + ".onnx", graph.Bytes);
+        }
         try
         {
             _session = new InferenceSession(graph.Bytes, options);
@@ -74,7 +80,11 @@ public sealed class WeightedGraphSession : IDisposable
         return result;
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (Environment.GetEnvironmentVariable("CNNFIX_WALK_PROFILE") is { Length: > 0 }) _session.EndProfiling();
+        _session.Dispose();
+    }
 }
 
 /// <summary>
