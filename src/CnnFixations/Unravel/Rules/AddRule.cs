@@ -98,13 +98,15 @@ public sealed class AddRule : IUnravelRule, IWeightedGraphRule
             return;
         }
         if (data.Any(i => !Shapes.SameShape(step.InShape(i), step.OutputShape))) throw step.Unsupported("a broadcast Add of activations has no ONNX form of its weighted rule");
-        var positive = data.Select(i => step.NonNegative(i) ? step.Activation(i) : step.Op("Relu", step.Activation(i))).ToArray();
-        string total = step.Op("Sum", positive);
-        string any = step.Op("Greater", total, step.Scalar(0));
-        string divisor = step.Where(any, total, step.Scalar(1));
-        string evenShare = step.Op("Mul", step.Output, step.Scalar((float)(1.0 / data.Length)));
+        // x_j' = max(x_j, tiny / n) and Q = R / sum_j x_j': operand j gets Q x_j', which is R x_j+ / sum where the positive values
+        // sum to more than 0 (tiny is below the last bit) and R / n where none is positive, without a test.
+        string floor = step.Scalar(PositiveSharesGraph.Tiny / data.Length);
+        var positive = data.Select(i => step.Op("Max", step.Activation(i), floor)).ToArray();
+        string total = positive[0];
+        for (int j = 1; j < positive.Length; j++) total = step.Op("Add", total, positive[j]);
+        string quotient = step.Op("Div", step.Output, total);
         for (int j = 0; j < data.Length; j++)
-            step.Send(data[j], step.Where(any, step.Op("Div", step.Op("Mul", step.Output, positive[j]), divisor), evenShare));
+            step.Send(data[j], step.Op("Mul", quotient, positive[j]));
     }
 }
 

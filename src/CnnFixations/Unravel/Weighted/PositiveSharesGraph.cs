@@ -79,8 +79,9 @@ internal static class PositiveSharesGraph
         }
         if (evenFallback)
         {
-            // The even part of R: flat where S > 0, all of it where S = 0, i.e. R - share * R [S > 0], with R [S > 0] = F * (S' - tiny);
-            // then 1 / (in-bounds taps x group channels) of it to each tap of the window.
+            // The even part of R: flat where S > 0, all of it where S = 0. With F = R / (S + tiny), tiny F is R where S = 0 and
+            // below R's last bit where S > 0 (R tiny / S), so the even part is flat R + share tiny F, without a test. Then
+            // 1 / (in-bounds taps x group channels) of it goes to each tap of the window.
             var inverse = new float[plane];
             for (int r = 0; r < outH; r++)
                 for (int c = 0; c < outW; c++)
@@ -90,32 +91,47 @@ internal static class PositiveSharesGraph
                     for (int v = 0; v < kw; v++) if ((uint)(win.ColStart(c) + v * win.DilationW) < (uint)inW) cols++;
                     inverse[r * outW + c] = rows * cols == 0 ? 0 : (float)(1.0 / ((double)rows * cols * cinG));
                 }
-            string? supported = share > 0 ? step.Op("Mul", factor, step.Op("Sub", sums, step.Scalar(Tiny))) : null;
+            float deadScale = share * Tiny;
             if (group == 1)
             {
                 // Every input channel gets the same even share: the sum over output channels, scattered once (one plane, broadcast below).
                 int[] planeShape = { 1, 1, outH, outW };
                 long axis = plain ? 0 : 1;
-                string total = step.Reshape(step.ReduceSum(output, new[] { axis }, keepDims: true), planeShape);
-                if (supported != null)
-                    total = step.Op("Sub", total, step.Op("Mul", step.Reshape(step.ReduceSum(supported, new[] { axis }, keepDims: true), planeShape), step.Scalar(share)));
-                string even = step.Op("Mul", total, g.Floats(inverse, planeShape));
+                string? total = null;
+                if (flat > 0)
+                    total = step.Op("Mul", step.Reshape(step.ReduceSum(output, new[] { axis }, keepDims: true), planeShape), g.Floats(inverse.Select(v => (float)(flat * v)).ToArray(), planeShape));
+                if (deadScale > 0)
+                {
+                    string dead = step.Op("Mul", step.Reshape(step.ReduceSum(factor, new[] { axis }, keepDims: true), planeShape), g.Floats(inverse.Select(v => deadScale * v).ToArray(), planeShape));
+                    total = total == null ? dead : step.Op("Add", total, dead);
+                }
                 var kernel = new float[kh * kw];
                 Array.Fill(kernel, 1f);
-                parts.Add(TransposedWindow.Apply(g, even, kernel, new[] { 1, 1, kh, kw }, win, new[] { 1, 1, inH, inW }, planeShape, 1));
+                if (total != null)
+                    parts.Add(TransposedWindow.Apply(g, total, kernel, new[] { 1, 1, kh, kw }, win, new[] { 1, 1, inH, inW }, planeShape, 1));
             }
             else
             {
-                string rest = supported == null ? output : step.Op("Sub", output, step.Op("Mul", supported, step.Scalar(share)));
-                string even = step.Op("Mul", rest, g.Floats(inverse, new[] { 1, 1, outH, outW }));
-                var ones = new float[(long)cout * cinG * kh * kw];
-                Array.Fill(ones, 1f);
-                parts.Add(TransposedWindow.Apply(g, even, ones, wShape, win, x, y, group));
-                fullParts++;
+                int[] planeShape = { 1, 1, outH, outW };
+                string? even = flat > 0 ? step.Op("Mul", output, g.Floats(inverse.Select(v => (float)(flat * v)).ToArray(), planeShape)) : null;
+                if (deadScale > 0)
+                {
+                    string dead = step.Op("Mul", factor, g.Floats(inverse.Select(v => deadScale * v).ToArray(), planeShape));
+                    even = even == null ? dead : step.Op("Add", even, dead);
+                }
+                if (even != null)
+                {
+                    var ones = new float[(long)cout * cinG * kh * kw];
+                    Array.Fill(ones, 1f);
+                    parts.Add(TransposedWindow.Apply(g, even, ones, wShape, win, x, y, group));
+                    fullParts++;
+                }
             }
         }
         if (parts.Count == 0) return g.Floats(new float[Shapes.ElementCount(x)], x);
-        string sum = parts.Count == 1 ? parts[0] : step.Op("Sum", parts.ToArray());
+        // Pairwise Add: ONNX Runtime's Add broadcasts a plane fast, its Sum does not.
+        string sum = parts[0];
+        for (int i = 1; i < parts.Count; i++) sum = step.Op("Add", sum, parts[i]);
         return fullParts > 0 ? sum : step.Op("Expand", sum, g.Int64s(x.Select(d => (long)d).ToArray()));
     }
 

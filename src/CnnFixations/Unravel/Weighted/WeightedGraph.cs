@@ -144,7 +144,8 @@ public sealed class WeightedGraph
         {
             if (_totals.TryGetValue(tensor, out var total)) return total;
             var parts = _parts[tensor];
-            total = parts.Count == 1 ? parts[0] : G.Node("Sum", parts);
+            total = parts[0];
+            for (int i = 1; i < parts.Count; i++) total = G.Node("Add", new[] { total, parts[i] });
             _totals[tensor] = total;
             return total;
         }
