@@ -42,6 +42,9 @@ internal sealed record ModelFigures
     public Timing? GradCam { get; init; }
     /// <summary>The paper's literal rules (--rules paper): the walk alone, and the whole explanation as "explain" does it.</summary>
     public Timing? PaperWalk { get; init; }
+    /// <summary>The default (weighted) walk and explanation with the managed engine (<c>--walk-engine managed</c>), for comparison.</summary>
+    public Timing? ManagedWalk { get; init; }
+    public Timing? ManagedExplain { get; init; }
     public Timing? PaperExplain { get; init; }
     public Timing? Gradient { get; init; }
     public int ExtraOutputs { get; init; }
@@ -60,6 +63,8 @@ internal sealed record ModelFigures
         Add("pngMs", Encode);
         Add("explainMs", Explain);
         Add("paperWalkMs", PaperWalk);
+        Add("managedWalkMs", ManagedWalk);
+        Add("managedExplainMs", ManagedExplain);
         Add("paperExplainMs", PaperExplain);
         Add("explainWithoutPngMs", ExplainWithoutPng);
         Add("gradcamMs", GradCam);
@@ -126,6 +131,19 @@ internal static class ModelBench
                 p.Overlay.Dispose();
             });
         }
+        Timing? managedWalk, managedExplain;
+        using (var managed = new Explainer(model, CnnFixations.Unravel.UnravelOptions.Default with { WalkEngine = CnnFixations.Unravel.WalkEngine.Managed }))
+        {
+            using var managedForward = managed.Forward(input.Tensor);
+            int slow = Math.Min(iterations, 5); // the managed walk takes seconds on the large models
+            managedWalk = Timing.Measure(1, slow, () => managed.Unravel(managedForward, target));
+            managedExplain = Timing.Measure(1, slow, () =>
+            {
+                var p = Postprocess(managed.Explain(input.Tensor), input);
+                Encode(p);
+                p.Overlay.Dispose();
+            });
+        }
         Timing? gradcam = null, gradient = null;
         var gradcamMethod = new CnnFixations.Baselines.GradCamMethod();
         if (gradcamMethod.NotApplicable(explainer) == null)
@@ -150,6 +168,8 @@ internal static class ModelBench
             GradCam = gradcam,
             PaperWalk = paperWalk,
             PaperExplain = paperExplain,
+            ManagedWalk = managedWalk,
+            ManagedExplain = managedExplain,
             Gradient = gradient,
             ExtraOutputs = explainer.FetchedTensorCount,
             Fixations = explanation!.Fixations.Input.Count,

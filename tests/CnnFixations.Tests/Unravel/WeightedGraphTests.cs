@@ -123,6 +123,18 @@ public class WeightedGraphTests
     }
 
     [Fact]
+    public void Onnx_walk_gives_the_same_weights_on_every_run()
+    {
+        var (model, input) = Load("bundled");
+        using var explainer = new Explainer(model);
+        var first = explainer.Explain(input).Weights!.Input;
+        for (int run = 0; run < 3; run++)
+            Assert.Equal(first, explainer.Explain(input).Weights!.Input);
+        using var again = new Explainer(model);
+        Assert.Equal(first, again.Explain(input).Weights!.Input);
+    }
+
+    [Fact]
     public void Managed_engine_never_builds_a_graph()
     {
         var (model, input) = Load("bundled");

@@ -245,12 +245,6 @@ public sealed class WeightedWalk
 
     private WeightedResult Run((Dictionary<string, float[]> Weights, string[] Heads, double Mass) head)
     {
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        try { return Run2(head); } finally { if (Environment.GetEnvironmentVariable("CNNFIX_DEBUG_WALK") == "1") Console.Error.WriteLine($"run {System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds:F1} ms"); }
-    }
-
-    private WeightedResult Run2((Dictionary<string, float[]> Weights, string[] Heads, double Mass) head)
-    {
         // The head's weight per position, for the cell rule below: summed over the channels of every spatial
         // head tensor (several where the head ends at the branches of a Concat: GoogLeNet, Inception), so that
         // the cells hold all of the head's weight. The grid is the first spatial tensor's; others of another
@@ -275,9 +269,7 @@ public sealed class WeightedWalk
         }
         var nodeMs = new List<(string, double)>();
         var inputShape = Shape(Model.InputName, null);
-        long tg = System.Diagnostics.Stopwatch.GetTimestamp();
         var (graphInput, graphTensors) = RunGraph(head.Heads, head.Weights, inputShape);
-        if (Environment.GetEnvironmentVariable("CNNFIX_DEBUG_WALK") == "1") Console.Error.WriteLine($"graph {System.Diagnostics.Stopwatch.GetElapsedTime(tg).TotalMilliseconds:F1} ms");
         foreach (var (tensor, w) in head.Weights) { _weights[tensor] = w; _order.Add(tensor); _owner[w] = tensor; }
         foreach (var node in graphInput != null ? Array.Empty<GraphNode>() : _plan.Nodes)
         {
