@@ -54,6 +54,7 @@ public sealed class Explainer : IDisposable
 
     /// <summary>The ONNX form of the weighted walk below the head, built on first use (see <see cref="WalkEngine"/>).</summary>
     private readonly WeightedGraphs _weightedGraphs;
+    private readonly Task? _graphWarmUp;
 
     /// <summary>Parses the walk's plan for <paramref name="model"/> and creates its ONNX Runtime session.</summary>
     /// <param name="model">The classifier.</param>
@@ -87,6 +88,17 @@ public sealed class Explainer : IDisposable
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
         _threads = intraOpThreads;
         _weightedGraphs = new WeightedGraphs(model, _plan, RuleSet.Default, Options, intraOpThreads);
+        if (Options.Rules == RuleFamily.Weighted && Options.WalkEngine == WalkEngine.Onnx && StartTensor == LogitsTensor && _shapes != null)
+        {
+            // The walk's graph and its ONNX Runtime session are built on another core while the model's own session is.
+            var shapes = _shapes;
+            var inputShape = model.FixedInputShape()!;
+            _graphWarmUp = Task.Run(() =>
+            {
+                try { _weightedGraphs.For(WeightedWalk.HeadTensorsOf(model, _plan, LogitsTensor), inputShape, t => shapes.GetValueOrDefault(t) ?? model.ConstantShape(t)); }
+                catch (Exception) { } // the walk builds it again and reports what went wrong
+            });
+        }
         Gradients = new Baselines.GradientSessions(this);
         Labels = LabelSet.FromModel(model);
         _ = WeightWarnings; // waits for the check, so that unreadable weights fail here as before
@@ -439,6 +451,7 @@ public sealed class Explainer : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Gradients.Dispose();
+        try { _graphWarmUp?.Wait(); } catch (AggregateException) { }
         _weightedGraphs.Dispose();
         _session.Dispose();
     }

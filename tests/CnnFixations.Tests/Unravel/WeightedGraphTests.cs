@@ -122,6 +122,18 @@ public class WeightedGraphTests
         Assert.Equal(first, second);
     }
 
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Head_tensors_found_from_the_graph_alone_are_those_of_the_walk(string name)
+    {
+        // The walk's graph is built before the first forward pass from these; a mismatch would only build it twice.
+        var (model, input) = Load(name);
+        using var explainer = new Explainer(model);
+        var walked = explainer.Explain(input).Weights!.HeadTensors;
+        var plan = UnravelPlan.Create(explainer.Model, explainer.LogitsTensor, RuleSet.Default, UnravelOptions.Default);
+        Assert.Equal(walked.Order(StringComparer.Ordinal), WeightedWalk.HeadTensorsOf(explainer.Model, plan, explainer.LogitsTensor));
+    }
+
     [Fact]
     public void Onnx_walk_gives_the_same_weights_on_every_run()
     {

@@ -228,12 +228,39 @@ public sealed class WeightedWalk
     }
 
     /// <summary>
+    /// Where the linear head from <paramref name="logits"/> ends (what <see cref="RunFromClass"/> reports as
+    /// <see cref="WeightedResult.HeadTensors"/>), found from the graph alone: every linear op passes the coefficient to
+    /// its non-constant inputs. Used to build the walk's graph before the first forward pass.
+    /// </summary>
+    internal static string[] HeadTensorsOf(OnnxModel model, UnravelPlan plan, string logits)
+    {
+        var reached = new HashSet<string>(StringComparer.Ordinal) { logits };
+        var frontier = new List<string>();
+        foreach (var node in plan.Nodes)
+        {
+            if (node.Outputs.Count == 0 || !reached.Contains(node.Outputs[0])) continue;
+            if (!(node.IsDefaultDomain && LinearOps.Contains(node.OpType) && IsLinearHere(model, node)))
+            {
+                frontier.Add(node.Outputs[0]);
+                continue;
+            }
+            reached.Remove(node.Outputs[0]);
+            foreach (var input in node.Inputs)
+                if (input.Length > 0 && !model.IsConstant(input)) reached.Add(input);
+        }
+        if (reached.Contains(model.InputName)) frontier.Add(model.InputName);
+        return frontier.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>
     /// Whether a node of <see cref="LinearOps"/> is linear here: Gemm, MatMul, Conv, Mul and Div need a
     /// constant weight or factor (Div: the divisor), Add, Sub and the rest are linear as they stand.
     /// </summary>
-    private bool IsLinearHere(GraphNode node)
+    private bool IsLinearHere(GraphNode node) => IsLinearHere(Model, node);
+
+    private static bool IsLinearHere(OnnxModel model, GraphNode node)
     {
-        bool Const(int i) => node.InputOrNull(i) is { } t && Model.IsConstant(t);
+        bool Const(int i) => node.InputOrNull(i) is { } t && model.IsConstant(t);
         return node.OpType switch
         {
             "Gemm" or "Conv" => !Const(0) && Const(1),
