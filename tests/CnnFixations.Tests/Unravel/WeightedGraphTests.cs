@@ -82,6 +82,31 @@ public class WeightedGraphTests
     }
 
     [Theory]
+    [InlineData("alexnet/alexnet.onnx")]
+    [InlineData("edge_c_matmul/edge_c_matmul.onnx")]
+    [InlineData("qdq/vgg16_qdq")]
+    public void Fully_connected_weights_fed_as_inputs_give_the_same_walk(string name)
+    {
+        var (model, input) = Load(name);
+        float[] constants, fed;
+        using (var explainer = new Explainer(model))
+            constants = explainer.Explain(input).Weights!.Input;
+        int before = WeightedGraph.LargeWeightElements;
+        try
+        {
+            WeightedGraph.LargeWeightElements = 1; // every fully connected weight matrix becomes a graph input
+            using var explainer = new Explainer(model);
+            fed = explainer.Explain(input).Weights!.Input;
+            Assert.Null(explainer.ManagedWalkReason);
+        }
+        finally
+        {
+            WeightedGraph.LargeWeightElements = before;
+        }
+        AssertClose(constants, fed, name);
+    }
+
+    [Theory]
     [InlineData("tiny/resnet18/resnet18.onnx")]
     [InlineData("bundled")]
     public void Onnx_walk_from_inner_weights_matches_the_managed_rules(string name)

@@ -296,9 +296,14 @@ public sealed class FullyConnectedRule : IUnravelRule, IWeightedGraphRule
             k = transA ? x[0] : x[1];
             n = transB ? wt.Shape[0] : wt.Shape[1];
             if ((transB ? wt.Shape[1] : wt.Shape[0]) != k) throw step.Unsupported("weight and input sizes differ");
-            rows = transB ? (float[])w.Clone() : FullyConnected.RowsOf(node, w, k, n);
+            rows = transB ? w : FullyConnected.RowsOf(node, w, k, n);
             float alpha = node.Attributes.GetFloat("alpha", 1f);
-            if (alpha != 1f) for (int i = 0; i < rows.Length; i++) rows[i] *= alpha;
+            if (alpha != 1f)
+            {
+                var scaled = new float[rows.Length]; // w may be the model's own array
+                System.Numerics.Tensors.TensorPrimitives.Multiply(rows, alpha, scaled);
+                rows = scaled;
+            }
         }
         else if (slot == 0)
         {
@@ -312,8 +317,8 @@ public sealed class FullyConnectedRule : IUnravelRule, IWeightedGraphRule
         }
         if (Shapes.ElementCount(x) != k || Shapes.ElementCount(step.OutputShape) != n)
             throw step.Unsupported($"input {Shapes.Format(x)} is not a single row of {k} values for {n} outputs");
-        string xRow = step.Reshape(step.Activation(slot), new[] { 1, k });
-        string rRow = step.Reshape(step.Output, new[] { 1, n });
-        step.Send(slot, step.Reshape(PositiveSharesGraph.FullyConnected(step, slot, xRow, rRow, rows, n, k), x));
+        string xColumn = step.Reshape(step.Activation(slot), new[] { k, 1 });
+        string rColumn = step.Reshape(step.Output, new[] { n, 1 });
+        step.Send(slot, step.Reshape(PositiveSharesGraph.FullyConnected(step, slot, xColumn, rColumn, rows, n, k), x));
     }
 }

@@ -21,13 +21,13 @@ internal static class PositiveSharesGraph
     /// </summary>
     public static string Conv(WeightedGraphStep step, int input, float[] w, int[] wShape, int group, Window2D win, int[] x, int[] y, double flat, bool evenFallback)
     {
-        if (!w.All(float.IsFinite)) throw step.Unsupported("the kernels hold NaN or infinite values");
+        if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(w)) throw step.Unsupported("the kernels hold NaN or infinite values");
         int cout = wShape[0], cinG = wShape[1], kh = wShape[2], kw = wShape[3];
         int cin = x[1], inH = x[2], inW = x[3], outH = y[2], outW = y[3];
         var (wp, wn) = Split(w);
         string xa = step.Activation(input);
         bool nonNegative = step.NonNegative(input);
-        bool negativePart = !nonNegative && wn.Any(v => v != 0);
+        bool negativePart = !nonNegative && wn.Length > 0 && System.Numerics.Tensors.TensorPrimitives.Min<float>(wn) < 0;
         string xp = nonNegative ? xa : step.Op("Relu", xa);
         string? xn = negativePart ? step.Op("Min", xa, step.Scalar(0)) : null;
         var g = step.G;
@@ -73,8 +73,8 @@ internal static class PositiveSharesGraph
         int fullParts = 0; // parts of the input's full shape (the even share of a group-1 Conv is one plane)
         if (share > 0)
         {
-            parts.Add(step.Op("Mul", xp, Back(factor, wp.Select(v => v * share).ToArray())));
-            if (xn != null) parts.Add(step.Op("Mul", xn, Back(factor, wn.Select(v => v * share).ToArray())));
+            parts.Add(step.Op("Mul", xp, Back(factor, Scaled(wp, share))));
+            if (xn != null) parts.Add(step.Op("Mul", xn, Back(factor, Scaled(wn, share))));
             fullParts = parts.Count;
         }
         if (evenFallback)
@@ -138,24 +138,36 @@ internal static class PositiveSharesGraph
     /// <summary>Added to the positive totals so that dividing by them needs no test (see <see cref="Conv"/>).</summary>
     internal const float Tiny = 1e-30f;
 
-    /// <summary>A fully connected layer with rows <paramref name="rows"/> [n, k] (output j = row j . x): input <c>[1,k]</c>'s weights from output <c>[1,n]</c>'s; nothing passes without a positive contribution.</summary>
-    public static string FullyConnected(WeightedGraphStep step, int input, string xRow, string rRow, float[] rows, int n, int k)
+    /// <summary>
+    /// A fully connected layer with rows <paramref name="rows"/> [n, k] (output j = row j . x): the weights of input
+    /// column <paramref name="xColumn"/> [k,1] from output column <paramref name="rColumn"/> [n,1]; nothing passes without
+    /// a positive contribution. The weight matrix is Gemm's first operand in both products (transposed for the second),
+    /// so ONNX Runtime keeps one copy of it (it packs a constant second operand once per orientation).
+    /// </summary>
+    public static string FullyConnected(WeightedGraphStep step, int input, string xColumn, string rColumn, float[] rows, int n, int k)
     {
-        if (!rows.All(float.IsFinite)) throw step.Unsupported("the weights hold NaN or infinite values");
-        var (wp, wn) = Split(rows);
+        if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(rows)) throw step.Unsupported("the weights hold NaN or infinite values");
         bool nonNegative = step.NonNegative(input);
-        bool negativePart = !nonNegative && wn.Any(v => v != 0);
-        string xp = nonNegative ? xRow : step.Op("Relu", xRow);
-        string? xn = negativePart ? step.Op("Min", xRow, step.Scalar(0)) : null;
+        var wp = new float[rows.Length];
+        System.Numerics.Tensors.TensorPrimitives.Max(rows, 0f, wp);
+        float[]? wn = null;
+        if (!nonNegative)
+        {
+            wn = new float[rows.Length];
+            System.Numerics.Tensors.TensorPrimitives.Min(rows, 0f, wn);
+            if (wn.Length == 0 || !(System.Numerics.Tensors.TensorPrimitives.Min<float>(wn) < 0)) wn = null;
+        }
+        string xp = nonNegative ? xColumn : step.Op("Relu", xColumn);
+        string? xn = wn != null ? step.Op("Min", xColumn, step.Scalar(0)) : null;
         var g = step.G;
-        string wpName = g.Floats(wp, new[] { n, k });
-        string? wnName = negativePart ? g.Floats(wn, new[] { n, k }) : null;
-        string sums = step.Op("Gemm", new[] { xp, wpName, g.Scalar(Tiny) }, Attr.Int("transB", 1));
-        if (xn != null) sums = step.Op("Add", sums, step.Op("Gemm", new[] { xn, wnName! }, Attr.Int("transB", 1)));
+        string wpName = step.Weights(wp, new[] { n, k });
+        string? wnName = wn != null ? step.Weights(wn, new[] { n, k }) : null;
+        string sums = step.Op("Gemm", new[] { wpName, xp, g.Scalar(Tiny) });
+        if (xn != null) sums = step.Op("Add", sums, step.Op("Gemm", new[] { wnName!, xn }));
         // As in Conv: S + tiny > 0, and an output with S = 0 sends nothing back through its zero contributions.
-        string factor = step.Op("Div", rRow, sums);
-        string result = step.Op("Mul", xp, step.Op("Gemm", factor, wpName));
-        if (xn != null) result = step.Op("Add", result, step.Op("Mul", xn, step.Op("Gemm", factor, wnName!)));
+        string factor = step.Op("Div", rColumn, sums);
+        string result = step.Op("Mul", xp, step.Op("Gemm", new[] { wpName, factor }, Attr.Int("transA", 1)));
+        if (xn != null) result = step.Op("Add", result, step.Op("Mul", xn, step.Op("Gemm", new[] { wnName!, factor }, Attr.Int("transA", 1))));
         return result;
     }
 
@@ -163,11 +175,15 @@ internal static class PositiveSharesGraph
     {
         var p = new float[w.Length];
         var n = new float[w.Length];
-        for (int i = 0; i < w.Length; i++)
-        {
-            if (w[i] > 0) p[i] = w[i];
-            else if (w[i] < 0) n[i] = w[i];
-        }
+        System.Numerics.Tensors.TensorPrimitives.Max(w, 0f, p);
+        System.Numerics.Tensors.TensorPrimitives.Min(w, 0f, n);
         return (p, n);
+    }
+
+    private static float[] Scaled(float[] w, float factor)
+    {
+        var result = new float[w.Length];
+        System.Numerics.Tensors.TensorPrimitives.Multiply(w, factor, result);
+        return result;
     }
 }

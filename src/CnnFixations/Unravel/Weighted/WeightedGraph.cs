@@ -58,6 +58,15 @@ public sealed class WeightedGraph
     /// <summary>The serialized ONNX model.</summary>
     internal byte[] Bytes { get; }
 
+    /// <summary>
+    /// Weight matrices too large to copy into the model (fully connected layers' positive parts): graph inputs, fed from
+    /// these arrays on every run, so that neither the serialized model nor ONNX Runtime holds another copy.
+    /// </summary>
+    internal IReadOnlyList<(string Name, float[] Data, int[] Shape)> LargeWeights { get; private init; } = Array.Empty<(string, float[], int[])>();
+
+    /// <summary>Weights of at least this many elements are fed as inputs (see <see cref="LargeWeights"/>); tests lower it (the results are the same).</summary>
+    internal static int LargeWeightElements { get; set; } = 1 << 20;
+
     internal static string HeadInput(int i) => $"{Prefix}head{i}";
 
     /// <summary>Builds the graph of the walk from <paramref name="heads"/> down to the network input.</summary>
@@ -103,7 +112,11 @@ public sealed class WeightedGraph
         graph.Output.Add(FloatValueInfo(OutputName, inputShape));
         var proto = new ModelProto { IrVersion = 8, ProducerName = "cnn-fixations", Graph = graph };
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-        return new WeightedGraph(heads.ToArray(), headShapes, activations, activations.Select(builder.Shape).ToList(), inputShape, tensors, graph.Node.Count, proto.ToByteArray());
+        foreach (var (name, _, shape) in builder.LargeWeights) graph.Input.Add(FloatValueInfo(name, shape));
+        return new WeightedGraph(heads.ToArray(), headShapes, activations, activations.Select(builder.Shape).ToList(), inputShape, tensors, graph.Node.Count, proto.ToByteArray())
+        {
+            LargeWeights = builder.LargeWeights.ToArray(),
+        };
     }
 
     private static ValueInfoProto FloatValueInfo(string name, int[] shape)
@@ -128,6 +141,7 @@ public sealed class WeightedGraph
         public OnnxModel Model => model;
         public UnravelOptions Options => options;
         public SortedSet<string> ActivationInputs { get; } = new(StringComparer.Ordinal);
+        public List<(string Name, float[] Data, int[] Shape)> LargeWeights { get; } = new();
         /// <summary>Tensors that received weight, in the order they first did.</summary>
         public List<string> Sent { get; } = new();
 
@@ -246,6 +260,15 @@ internal sealed class WeightedGraphStep
         if (Model.IsConstant(t)) throw Unsupported($"input {i} is a constant");
         _b.ActivationInputs.Add(t);
         return t;
+    }
+
+    /// <summary>A constant weight tensor: a Constant node, or a graph input fed on every run when it is large (see <see cref="WeightedGraph.LargeWeights"/>).</summary>
+    public string Weights(float[] data, int[] shape)
+    {
+        if (data.Length < WeightedGraph.LargeWeightElements) return G.Floats(data, shape);
+        string name = $"{WeightedGraph.Prefix}weights{_b.LargeWeights.Count}";
+        _b.LargeWeights.Add((name, data, shape));
+        return name;
     }
 
     /// <summary>Whether input <paramref name="i"/> cannot be negative by how the network makes it (then its negative part is not formed).</summary>

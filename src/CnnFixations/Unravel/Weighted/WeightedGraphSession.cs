@@ -22,8 +22,8 @@ public sealed class WeightedGraphSession : IDisposable
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(model);
         Graph = graph;
-        _inputNames = Enumerable.Range(0, graph.Heads.Count).Select(WeightedGraph.HeadInput).Concat(graph.Activations).ToArray();
-        _inputShapes = graph.HeadShapes.Concat(graph.ActivationShapes).Select(s => s.Select(d => (long)d).ToArray()).ToArray();
+        _inputNames = Enumerable.Range(0, graph.Heads.Count).Select(WeightedGraph.HeadInput).Concat(graph.Activations).Concat(graph.LargeWeights.Select(w => w.Name)).ToArray();
+        _inputShapes = graph.HeadShapes.Concat(graph.ActivationShapes).Concat(graph.LargeWeights.Select(w => w.Shape)).Select(s => s.Select(d => (long)d).ToArray()).ToArray();
         _outputShape = graph.InputShape.Select(d => (long)d).ToArray();
         using var options = ModelSession.CreateOptions(model, intraOpThreads);
         if (Environment.GetEnvironmentVariable("CNNFIX_WALK_PROFILE") is { Length: > 0 } prefix)
@@ -60,6 +60,7 @@ public sealed class WeightedGraphSession : IDisposable
             if (!activations.TryGetValue(Graph.Activations[i], out var value) || !Shapes.SameShape(value.Shape, Graph.ActivationShapes[i])) return null;
             data[heads.Count + i] = value.Data;
         }
+        for (int i = 0; i < Graph.LargeWeights.Count; i++) data[heads.Count + Graph.Activations.Count + i] = Graph.LargeWeights[i].Data;
         var result = new float[Shapes.ElementCount(Graph.InputShape)];
         var values = new OrtValue[data.Length];
         try
