@@ -95,7 +95,7 @@ public sealed class Explainer : IDisposable
             var inputShape = model.FixedInputShape()!;
             _graphWarmUp = Task.Run(() =>
             {
-                try { _weightedGraphs.For(WeightedWalk.HeadTensorsOf(model, _plan, LogitsTensor), inputShape, t => shapes.GetValueOrDefault(t) ?? model.ConstantShape(t)); }
+                try { _weightedGraphs.For(WeightedWalk.HeadTensorsOf(model, _plan, LogitsTensor), inputShape, t => shapes.GetValueOrDefault(t) ?? model.ConstantShape(t), tentative: true); }
                 catch (Exception) { } // the walk builds it again and reports what went wrong
             });
         }

@@ -95,18 +95,33 @@ public sealed class WeightedGraphSession : IDisposable
 /// </summary>
 internal sealed class WeightedGraphs(OnnxModel model, UnravelPlan plan, RuleSet rules, UnravelOptions options, int intraOpThreads) : IDisposable
 {
-    private readonly ConcurrentDictionary<string, Lazy<WeightedGraphSession?>> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> _sessions = new(StringComparer.Ordinal);
     private volatile bool _disposed;
 
-    /// <summary>Why the last graph could not be built (null when every graph was).</summary>
+    /// <summary>A graph's session, built once; <see cref="Tentative"/>: built from static shapes only, ahead of the first forward pass.</summary>
+    private sealed record Entry(Lazy<WeightedGraphSession?> Session, bool Tentative);
+
+    /// <summary>Why the last graph build failed (null when the last build succeeded or none failed).</summary>
     public string? Unsupported { get; private set; }
 
-    /// <summary>The session for walks from <paramref name="heads"/> on an input of <paramref name="inputShape"/>; null when the walk has no ONNX form.</summary>
-    public WeightedGraphSession? For(IReadOnlyList<string> heads, int[] inputShape, Func<string, int[]?> shapeOf)
+    /// <summary>
+    /// The session for walks from <paramref name="heads"/> on an input of <paramref name="inputShape"/>; null when the walk
+    /// has no ONNX form. With <paramref name="tentative"/> (a build ahead of the first forward pass, from static shapes
+    /// only) a failure is not final: a walk that finds it builds again with the forward pass's shapes.
+    /// </summary>
+    public WeightedGraphSession? For(IReadOnlyList<string> heads, int[] inputShape, Func<string, int[]?> shapeOf, bool tentative = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         string key = Shapes.Format(inputShape) + "\n" + string.Join("\n", heads);
-        return _sessions.GetOrAdd(key, _ => new Lazy<WeightedGraphSession?>(() =>
+        var entry = _sessions.GetOrAdd(key, _ => new Entry(Create(heads, inputShape, shapeOf), tentative));
+        var session = entry.Session.Value;
+        if (session != null || tentative || !entry.Tentative) return session;
+        var retry = new Entry(Create(heads, inputShape, shapeOf), false);
+        return (_sessions.TryUpdate(key, retry, entry) ? retry : _sessions[key]).Session.Value;
+    }
+
+    private Lazy<WeightedGraphSession?> Create(IReadOnlyList<string> heads, int[] inputShape, Func<string, int[]?> shapeOf) =>
+        new(() =>
         {
             WeightedGraph graph;
             try
@@ -120,14 +135,14 @@ internal sealed class WeightedGraphs(OnnxModel model, UnravelPlan plan, RuleSet 
                 Unsupported = e.Message;
                 return null;
             }
+            Unsupported = null;
             return new WeightedGraphSession(graph, model, intraOpThreads);
-        })).Value;
-    }
+        });
 
     public void Dispose()
     {
         _disposed = true;
-        foreach (var lazy in _sessions.Values)
-            if (lazy.IsValueCreated) lazy.Value?.Dispose();
+        foreach (var entry in _sessions.Values)
+            if (entry.Session.IsValueCreated) entry.Session.Value?.Dispose();
     }
 }
