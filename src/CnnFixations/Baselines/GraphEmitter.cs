@@ -43,6 +43,21 @@ internal sealed class GraphEmitter
         return Constant(t, "f");
     }
 
+    /// <summary>
+    /// A float32 constant of <paramref name="shape"/> whose values <paramref name="fill"/> writes into a fresh buffer that
+    /// becomes the tensor's data as it is (no copy: large weights are written once).
+    /// </summary>
+    public string Floats(int[] shape, FloatFill fill)
+    {
+        long count = 1;
+        foreach (int d in shape) count *= d;
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)(count * sizeof(float))));
+        fill(MemoryMarshal.Cast<byte, float>(bytes.AsSpan()));
+        var t = new TensorProto { DataType = (int)TensorProto.Types.DataType.Float, RawData = UnsafeByteOperations.UnsafeWrap(bytes) };
+        t.Dims.AddRange(shape.Select(d => (long)d));
+        return Constant(t, "f");
+    }
+
     /// <summary>An int64 constant.</summary>
     public string Int64s(long[] values, int[] shape)
     {
@@ -68,6 +83,9 @@ internal sealed class GraphEmitter
         return name;
     }
 }
+
+/// <summary>Writes a constant's values (see <see cref="GraphEmitter.Floats(int[], FloatFill)"/>).</summary>
+internal delegate void FloatFill(Span<float> destination);
 
 /// <summary>Attribute values for generated nodes.</summary>
 internal static class Attr

@@ -24,10 +24,9 @@ internal static class PositiveSharesGraph
         if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(w)) throw step.Unsupported("the kernels hold NaN or infinite values");
         int cout = wShape[0], cinG = wShape[1], kh = wShape[2], kw = wShape[3];
         int cin = x[1], inH = x[2], inW = x[3], outH = y[2], outW = y[3];
-        var (wp, wn) = Split(w);
         string xa = step.Activation(input);
         bool nonNegative = step.NonNegative(input);
-        bool negativePart = !nonNegative && wn.Length > 0 && System.Numerics.Tensors.TensorPrimitives.Min<float>(wn) < 0;
+        bool negativePart = !nonNegative && w.Length > 0 && System.Numerics.Tensors.TensorPrimitives.Min<float>(w) < 0;
         string xp = nonNegative ? xa : step.Op("Relu", xa);
         string? xn = negativePart ? step.Op("Min", xa, step.Scalar(0)) : null;
         var g = step.G;
@@ -37,12 +36,20 @@ internal static class PositiveSharesGraph
         // which keeps the plain layout (a Conv in ONNX Runtime reorders its input and output to a blocked layout).
         bool plain = kh == 1 && kw == 1 && group == 1 && win.StrideH == 1 && win.StrideW == 1 && win.PadTop == 0 && win.PadLeft == 0 && inH == outH && inW == outW;
         int plane = outH * outW;
-        string Sums(string activation, float[] kernels, bool tiny)
+        // The kernels' positive or negative part, written once into the constant (the weights are not copied on the way).
+        string Kernels(TransposedWindow.Part part, int[] shape) => g.Floats(shape, d =>
+        {
+            if (part == TransposedWindow.Part.Positive) System.Numerics.Tensors.TensorPrimitives.Max(w, 0f, d);
+            else System.Numerics.Tensors.TensorPrimitives.Min(w, 0f, d);
+        });
+        var matrices = new Dictionary<TransposedWindow.Part, string>();
+        string Sums(string activation, TransposedWindow.Part part, bool tiny)
         {
             if (plain)
             {
-                var inputs = tiny ? new[] { g.Floats(kernels, new[] { cout, cin }), step.Reshape(activation, new[] { cin, plane }), g.Scalar(Tiny) }
-                    : new[] { g.Floats(kernels, new[] { cout, cin }), step.Reshape(activation, new[] { cin, plane }) };
+                string matrix = matrices[part] = Kernels(part, new[] { cout, cin });
+                var inputs = tiny ? new[] { matrix, step.Reshape(activation, new[] { cin, plane }), g.Scalar(Tiny) }
+                    : new[] { matrix, step.Reshape(activation, new[] { cin, plane }) };
                 return step.Op("Gemm", inputs);
             }
             int extentH = (kh - 1) * win.DilationH + 1, extentW = (kw - 1) * win.DilationW + 1;
@@ -55,26 +62,26 @@ internal static class PositiveSharesGraph
             };
             var bias = new float[cout];
             if (tiny) Array.Fill(bias, Tiny);
-            return step.Op("Conv", new[] { activation, g.Floats(kernels, wShape), g.Floats(bias, new[] { cout }) }, attributes);
+            return step.Op("Conv", new[] { activation, Kernels(part, wShape), g.Floats(bias, new[] { cout }) }, attributes);
         }
-        string Back(string factor, float[] kernels)
+        string Back(string factor, TransposedWindow.Part part)
         {
-            if (!plain) return TransposedWindow.Apply(g, factor, kernels, wShape, win, x, y, group);
-            return step.Reshape(step.Op("Gemm", new[] { g.Floats(kernels, new[] { cout, cin }), factor }, Attr.Int("transA", 1)), x);
+            if (!plain) return TransposedWindow.Apply(g, factor, w, wShape, win, x, y, group, part, share);
+            return step.Reshape(step.Op("Gemm", new[] { matrices[part], factor }, Attr.Int("transA", 1), Attr.Float("alpha", share)), x);
         }
 
         // S' = S + tiny > 0, so that F = R / S' needs no test: where S = 0 every contribution x_i w_i of the neuron is 0, and so is
         // what F sends back through them; where S > 0 the tiny term is below S's last bit.
-        string sums = Sums(xp, wp, tiny: true);
-        if (xn != null) sums = step.Op("Add", sums, Sums(xn, wn, tiny: false));
+        string sums = Sums(xp, TransposedWindow.Part.Positive, tiny: true);
+        if (xn != null) sums = step.Op("Add", sums, Sums(xn, TransposedWindow.Part.Negative, tiny: false));
         string output = plain ? step.Reshape(step.Output, new[] { cout, plane }) : step.Output;
         string factor = step.Op("Div", output, sums);
         var parts = new List<string>();
         int fullParts = 0; // parts of the input's full shape (the even share of a group-1 Conv is one plane)
         if (share > 0)
         {
-            parts.Add(step.Op("Mul", xp, Back(factor, Scaled(wp, share))));
-            if (xn != null) parts.Add(step.Op("Mul", xn, Back(factor, Scaled(wn, share))));
+            parts.Add(step.Op("Mul", xp, Back(factor, TransposedWindow.Part.Positive)));
+            if (xn != null) parts.Add(step.Op("Mul", xn, Back(factor, TransposedWindow.Part.Negative)));
             fullParts = parts.Count;
         }
         if (evenFallback)
@@ -168,22 +175,6 @@ internal static class PositiveSharesGraph
         string factor = step.Op("Div", rColumn, sums);
         string result = step.Op("Mul", xp, step.Op("Gemm", new[] { wpName, factor }, Attr.Int("transA", 1)));
         if (xn != null) result = step.Op("Add", result, step.Op("Mul", xn, step.Op("Gemm", new[] { wnName!, factor }, Attr.Int("transA", 1))));
-        return result;
-    }
-
-    private static (float[] Positive, float[] Negative) Split(float[] w)
-    {
-        var p = new float[w.Length];
-        var n = new float[w.Length];
-        System.Numerics.Tensors.TensorPrimitives.Max(w, 0f, p);
-        System.Numerics.Tensors.TensorPrimitives.Min(w, 0f, n);
-        return (p, n);
-    }
-
-    private static float[] Scaled(float[] w, float factor)
-    {
-        var result = new float[w.Length];
-        System.Numerics.Tensors.TensorPrimitives.Multiply(w, factor, result);
         return result;
     }
 }
