@@ -115,7 +115,8 @@ internal static class PositiveSharesGraph
                 var kernel = new float[kh * kw];
                 Array.Fill(kernel, 1f);
                 if (total != null)
-                    parts.Add(TransposedWindow.Apply(g, total, kernel, new[] { 1, 1, kh, kw }, win, new[] { 1, 1, inH, inW }, planeShape, 1));
+                    // A 1x1 window with stride 1 and no padding scatters a plane onto itself.
+                    parts.Add(plain ? total : TransposedWindow.Apply(g, total, kernel, new[] { 1, 1, kh, kw }, win, new[] { 1, 1, inH, inW }, planeShape, 1));
             }
             else
             {
