@@ -293,10 +293,15 @@ public sealed class Explainer : IDisposable
                 float v = weights.Input[c * plane + p];
                 if (v > 0) { pixel[p] += v; total += v; }
             }
+        double target = Options.FixationMass * total;
+        // The heaviest pixels until they hold the target: usually a small part of the image, so only the pixels that can be
+        // among them are sorted; should they not reach it (rounding), all are.
+        var heaviest = HeaviestFirst(pixel, target);
+        if (!Reaches(heaviest, pixel, target)) heaviest = HeaviestFirst(pixel);
         double acc = 0;
-        foreach (int p in HeaviestFirst(pixel))
+        foreach (int p in heaviest)
         {
-            if (acc >= Options.FixationMass * total) break;
+            if (acc >= target) break;
             acc += pixel[p];
             int best = 0;
             for (int c = 1; c < channels; c++)
@@ -307,15 +312,62 @@ public sealed class Explainer : IDisposable
         return new UnravelResult(set, layers, new Dictionary<string, double>(), Array.Empty<(string, double)>());
     }
 
+    private static bool Reaches(int[] order, double[] values, double target)
+    {
+        double acc = 0;
+        foreach (int p in order)
+        {
+            if (acc >= target) return true;
+            acc += values[p];
+        }
+        return acc >= target;
+    }
+
+    /// <summary>
+    /// The start of <see cref="HeaviestFirst(double[])"/>'s order that holds at least <paramref name="target"/> (the same
+    /// indices in the same order, and at least one value group more): the positive values are grouped by their leading
+    /// bits (positive doubles order as their bit patterns), the groups from the top are taken until their sum passes the
+    /// target, one more for rounding, and only those values are sorted.
+    /// </summary>
+    internal static int[] HeaviestFirst(double[] values, double target)
+    {
+        long lo = long.MaxValue, hi = long.MinValue;
+        foreach (double v in values)
+            if (v > 0 && !double.IsInfinity(v))
+            {
+                long key = BitConverter.DoubleToInt64Bits(v) >> 44;
+                if (key < lo) lo = key;
+                if (key > hi) hi = key;
+            }
+        if (lo > hi || hi - lo > 1 << 20) return HeaviestFirst(values);
+        var mass = new double[hi - lo + 1];
+        foreach (double v in values)
+            if (v > 0 && !double.IsInfinity(v)) mass[(BitConverter.DoubleToInt64Bits(v) >> 44) - lo] += v;
+        long cut = 0;
+        double sum = 0;
+        bool passed = false;
+        for (long k = hi - lo; k >= 0; k--)
+        {
+            sum += mass[k];
+            cut = k;
+            if (passed) break;
+            if (sum >= target) passed = true;
+        }
+        long threshold = cut + lo;
+        return HeaviestFirst(values, v => double.IsInfinity(v) || BitConverter.DoubleToInt64Bits(v) >> 44 >= threshold);
+    }
+
     /// <summary>The indices of the positive values, largest value first, equal values by index.</summary>
-    internal static int[] HeaviestFirst(double[] values)
+    internal static int[] HeaviestFirst(double[] values) => HeaviestFirst(values, _ => true);
+
+    private static int[] HeaviestFirst(double[] values, Func<double, bool> take)
     {
         int count = 0;
-        foreach (double v in values) if (v > 0) count++;
+        foreach (double v in values) if (v > 0 && take(v)) count++;
         var keys = new double[count];
         var indices = new int[count];
         for (int p = 0, i = 0; p < values.Length; p++)
-            if (values[p] > 0) { keys[i] = -values[p]; indices[i++] = p; }
+            if (values[p] > 0 && take(values[p])) { keys[i] = -values[p]; indices[i++] = p; }
         Array.Sort(keys, indices);
         // The sort is not stable: put each run of equal values back in index order.
         for (int start = 0, end; start < count; start = end)

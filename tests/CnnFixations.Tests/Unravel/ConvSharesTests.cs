@@ -129,4 +129,46 @@ public class HeaviestFirstTests
         var want = Enumerable.Range(0, values.Length).Where(p => values[p] > 0).OrderByDescending(p => values[p]).ThenBy(p => p).ToArray();
         Assert.Equal(want, Explainer.HeaviestFirst(values));
     }
+
+    [Theory]
+    [InlineData(0, 0.5)]
+    [InlineData(1, 0.5)]
+    [InlineData(2, 0.9)]
+    [InlineData(3, 0.01)]
+    [InlineData(4, 1.0)]
+    public void The_part_that_holds_a_target_is_the_start_of_the_full_order(int seed, double fraction)
+    {
+        var rng = new Random(seed);
+        var values = new double[5000];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = rng.Next(7) switch
+            {
+                0 => 0, 1 => -1, 2 => double.NaN, 3 => rng.Next(5) * 0.25, 4 => 1e-300 * rng.NextDouble(),
+                5 => Math.Exp(-30 * rng.NextDouble()), _ => rng.NextDouble(),
+            };
+        double total = values.Where(v => v > 0).Sum();
+        var full = Explainer.HeaviestFirst(values);
+        var part = Explainer.HeaviestFirst(values, fraction * total);
+        Assert.Equal(full.Take(part.Length), part);
+        // It holds the target when summed in its own order, as the fixations are taken.
+        double acc = 0;
+        int used = 0;
+        foreach (int p in part)
+        {
+            if (acc >= fraction * total) break;
+            acc += values[p];
+            used++;
+        }
+        Assert.True(acc >= fraction * total || part.Length == full.Length, $"{acc} of {fraction * total} with {used} of {part.Length}");
+        Assert.True(part.Length < full.Length || fraction >= 0.9, $"{part.Length} of {full.Length} sorted for {fraction}");
+    }
+
+    [Fact]
+    public void Equal_values_and_a_single_value_keep_index_order()
+    {
+        var same = Enumerable.Repeat(0.5, 100).ToArray();
+        Assert.Equal(Enumerable.Range(0, 100), Explainer.HeaviestFirst(same, 25));
+        Assert.Equal(new[] { 3 }, Explainer.HeaviestFirst(new[] { 0, 0, -1, 2.0 }, 1));
+        Assert.Empty(Explainer.HeaviestFirst(new double[10], 0));
+    }
 }
