@@ -28,8 +28,8 @@ public sealed class WeightedGraphSession : IDisposable
         using var options = ModelSession.CreateOptions(model, intraOpThreads);
         if (Environment.GetEnvironmentVariable("CNNFIX_WALK_PROFILE") is { Length: > 0 } prefix)
         {
+            options.ProfileOutputPathPrefix = prefix; // before enabling: the prefix is read when profiling is switched on
             options.EnableProfiling = true;
-            options.ProfileOutputPathPrefix = prefix;
             File.WriteAllBytes(prefix + ".onnx", graph.Bytes);
         }
         try
