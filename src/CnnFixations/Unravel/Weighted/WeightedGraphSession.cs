@@ -101,8 +101,11 @@ internal sealed class WeightedGraphs(OnnxModel model, UnravelPlan plan, RuleSet 
     /// <summary>A graph's session, built once; <see cref="Tentative"/>: built from static shapes only, ahead of the first forward pass.</summary>
     private sealed record Entry(Lazy<WeightedGraphSession?> Session, bool Tentative);
 
-    /// <summary>Why the last graph build failed (null when the last build succeeded or none failed).</summary>
+    /// <summary>Why the last walk ran in the managed rules instead (null when the last build succeeded or none failed).</summary>
     public string? Unsupported { get; private set; }
+
+    /// <summary>Records why a walk whose graph exists ran in the managed rules (a missing activation, a result that is not finite).</summary>
+    public void Fallback(string why) => Unsupported = why;
 
     /// <summary>
     /// The session for walks from <paramref name="heads"/> on an input of <paramref name="inputShape"/>; null when the walk

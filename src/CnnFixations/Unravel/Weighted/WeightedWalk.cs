@@ -331,7 +331,16 @@ public sealed class WeightedWalk
         var session = Graphs.For(heads, inputShape, _values.KnownShape);
         if (session == null) return (null, null);
         var input = session.Run(heads.Select(h => weights[h]).ToArray(), _values.Activations);
-        if (input == null || !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(input)) return (null, null);
+        if (input == null)
+        {
+            Graphs.Fallback("an activation that the walk's graph reads was not fetched or has another shape");
+            return (null, null);
+        }
+        if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(input))
+        {
+            Graphs.Fallback("the walk's graph gave NaN or infinite weights (from NaN or infinite activations)");
+            return (null, null);
+        }
         return (input, session.Graph.Tensors);
     }
 
