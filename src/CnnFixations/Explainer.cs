@@ -90,12 +90,12 @@ public sealed class Explainer : IDisposable
         _weightedGraphs = new WeightedGraphs(model, _plan, RuleSet.Default, Options, intraOpThreads);
         if (Options.Rules == RuleFamily.Weighted && Options.WalkEngine == WalkEngine.Onnx && StartTensor == LogitsTensor && _shapes != null)
         {
-            // The walk's graph and its ONNX Runtime session are built on another core while the model's own session is.
+            // The walk's graph and its ONNX Runtime session are built (and run once) on another core while the model's own session is.
             var shapes = _shapes;
             var inputShape = model.FixedInputShape()!;
             _graphWarmUp = Task.Run(() =>
             {
-                try { _weightedGraphs.For(WeightedWalk.HeadTensorsOf(model, _plan, LogitsTensor), inputShape, t => shapes.GetValueOrDefault(t) ?? model.ConstantShape(t), tentative: true); }
+                try { _weightedGraphs.For(WeightedWalk.HeadTensorsOf(model, _plan, LogitsTensor), inputShape, t => shapes.GetValueOrDefault(t) ?? model.ConstantShape(t), tentative: true)?.WarmUp(); }
                 catch (Exception) { } // the walk builds it again and reports what went wrong
             });
         }

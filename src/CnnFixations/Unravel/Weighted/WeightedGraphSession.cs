@@ -81,6 +81,19 @@ public sealed class WeightedGraphSession : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// One run on zeros, so that ONNX Runtime's first-run work (its memory arena, about five steady runs' time) is done
+    /// before the first walk needs the session.
+    /// </summary>
+    public void WarmUp()
+    {
+        var heads = Graph.HeadShapes.Select(s => new float[Shapes.ElementCount(s)]).ToArray();
+        var activations = new Dictionary<string, TensorValue>(StringComparer.Ordinal);
+        for (int i = 0; i < Graph.Activations.Count; i++)
+            activations[Graph.Activations[i]] = new TensorValue(Graph.ActivationShapes[i], new float[Shapes.ElementCount(Graph.ActivationShapes[i])]);
+        Run(heads, activations);
+    }
+
     public void Dispose()
     {
         if (Environment.GetEnvironmentVariable("CNNFIX_WALK_PROFILE") is { Length: > 0 }) _session.EndProfiling();
