@@ -151,6 +151,9 @@ internal sealed class ExplainRun
                 .Select(p => (inputIndex[p.i], p.o!.Error != null ? 1 : p.o.DocumentCount)).ToList());
         }
         if (_s.OutDir != null && _s.Report) WriteReport(_s.OutDir, done);
+        // The ONNX Runtime walk was asked for (the default) but the managed rules ran: same shares, slower; say why once.
+        if (!_s.Quiet && _s.Unravel.Rules == RuleFamily.Weighted && _s.Unravel.WalkEngine == WalkEngine.Onnx && explainer.ManagedWalkReason is { } managedWhy)
+            _stderr.WriteLine($"note: the weighted walk ran in the managed kernels, not ONNX Runtime: {managedWhy}");
         int failed = done.Count(o => o.Error != null);
         // A run that fails (an image failed, or it was interrupted) writes no --json file: the file means success.
         if (failed == 0 && !cancel.Requested && jsonLines != null) WriteJson(jsonLines);

@@ -193,3 +193,53 @@ public class WeightedGraphTests
         Assert.Equal("--walk-engine managed", managed.ManagedWalkReason);
     }
 }
+
+/// <summary>What a user sees when the weighted walk cannot run in ONNX Runtime: the managed rules run, and the CLI says why.</summary>
+public class WeightedGraphFallbackTests
+{
+    /// <summary>x -> 1x1 Conv -> a; a + GlobalAveragePool(a) (a broadcasting Add of two activations) -> Relu -> pool -> Gemm.</summary>
+    private static string BroadcastAddModel()
+    {
+        var random = new Random(3);
+        float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.3)).ToArray();
+        var bytes = new GraphBuilder("x", 1, 3, 8, 8)
+            .Initializer("w", new[] { 2, 3, 1, 1 }, Values(6))
+            .Node("Conv", new[] { "x", "w" }, new[] { "a" })
+            .Node("GlobalAveragePool", new[] { "a" }, new[] { "b" })
+            .Node("Add", new[] { "a", "b" }, new[] { "s" })
+            .Node("Relu", new[] { "s" }, new[] { "r" })
+            .Node("GlobalAveragePool", new[] { "r" }, new[] { "p" })
+            .Node("Flatten", new[] { "p" }, new[] { "f" })
+            .Initializer("fc", new[] { 3, 2 }, Values(6))
+            .Node("Gemm", new[] { "f", "fc" }, new[] { "y" }, ("transB", 1))
+            .Output("y").Bytes();
+        string path = Path.Combine(TestPaths.NewTempDir(), "broadcast-add.onnx");
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [Fact]
+    public void A_rule_without_graph_form_runs_managed_with_the_same_weights_and_the_reason()
+    {
+        var model = OnnxModel.Load(BroadcastAddModel());
+        var random = new Random(5);
+        var input = new TensorValue(new[] { 1, 3, 8, 8 }, Enumerable.Range(0, 192).Select(_ => (float)random.NextDouble()).ToArray());
+        using var onnx = new Explainer(model);
+        using var managed = new Explainer(model, UnravelOptions.Default with { WalkEngine = WalkEngine.Managed });
+        var got = onnx.Explain(input).Weights!.Input;
+        Assert.Equal(managed.Explain(input).Weights!.Input, got);
+        Assert.Contains("broadcast", onnx.ManagedWalkReason);
+    }
+
+    [Fact]
+    public void The_cli_says_once_why_the_walk_ran_managed()
+    {
+        string model = BroadcastAddModel();
+        string outDir = TestPaths.NewTempDir();
+        var r = CnnFixations.Tests.Cli.CliRunner.Run("explain", Path.Combine(TestPaths.RepoRoot, "samples", "cat.png"), "--model", model, "--preset", "torchvision", "--out", outDir);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("note: the weighted walk ran in the managed kernels", StringComparison.Ordinal) && l.Contains("broadcast"));
+        var quiet = CnnFixations.Tests.Cli.CliRunner.Run("explain", Path.Combine(TestPaths.RepoRoot, "samples", "cat.png"), "--model", model, "--preset", "torchvision", "--out", TestPaths.NewTempDir(), "-q");
+        Assert.DoesNotContain("note:", quiet.Stderr);
+    }
+}
