@@ -87,7 +87,7 @@ public sealed class Explainer : IDisposable
             .Where(t => t != model.InputName).Distinct(StringComparer.Ordinal).ToArray();
         _session = new ModelSession(model, _fetch.Concat(_runtimeConstants), intraOpThreads);
         _threads = intraOpThreads;
-        _weightedGraphs = new WeightedGraphs(model, _plan, RuleSet.Default, Options, intraOpThreads);
+        _weightedGraphs = new WeightedGraphs(model, _plan, RuleSet.Default, Options);
         if (Options.Rules == RuleFamily.Weighted && Options.WalkEngine == WalkEngine.Onnx && StartTensor == LogitsTensor && _shapes != null)
         {
             // The walk's graph and its ONNX Runtime session are built (and run once) on another core while the model's own session is.

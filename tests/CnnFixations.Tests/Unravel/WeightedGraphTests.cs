@@ -172,6 +172,28 @@ public class WeightedGraphTests
         Assert.Equal(walked.Order(StringComparer.Ordinal), WeightedWalk.HeadTensorsOf(explainer.Model, plan, explainer.LogitsTensor));
     }
 
+    [Theory]
+    [InlineData("googlenet/googlenet.onnx")]
+    [InlineData("bundled")]
+    public void Onnx_walk_is_the_same_at_every_thread_count(string name)
+    {
+        // The walk alone: every explainer walks the same forward values (ONNX Runtime's own forward pass may round
+        // differently with more threads than cores; that is not the walk's doing).
+        var (model, input) = Load(name);
+        using var reference = new Explainer(model, intraOpThreads: 1);
+        using var forward = reference.Forward(input);
+        int top = Explainer.TopClasses(forward[reference.LogitsTensor].Data, 1)[0];
+        float[]? first = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            using var explainer = new Explainer(model, intraOpThreads: threads);
+            var weights = explainer.Unravel(forward, top).Weights!.Input;
+            Assert.Null(explainer.ManagedWalkReason);
+            if (first == null) first = weights;
+            else Assert.Equal(first, weights);
+        }
+    }
+
     [Fact]
     public void Onnx_walk_gives_the_same_weights_on_every_run()
     {
