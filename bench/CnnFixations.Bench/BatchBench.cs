@@ -24,6 +24,7 @@ internal static class BatchBench
         var pre = Preprocessing.FromMetadata(model.Metadata) ?? Preprocessing.Torchvision;
         int h = model.InputShape[2], w = model.InputShape[3];
         using var explainer = new Explainer(model, intraOpThreads: 1);
+        explainer.WaitForBackgroundWork();
         using var plain = new ModelSession(model, Array.Empty<string>(), intraOpThreads: 1);
         var logits = new[] { explainer.LogitsTensor };
         var options = new ParallelOptions { MaxDegreeOfParallelism = jobs };

@@ -121,6 +121,17 @@ public sealed class Explainer : IDisposable
     /// <summary>How many tensors each forward pass fetches besides the logits.</summary>
     public int FetchedTensorCount => _fetch.Length - 1;
 
+    /// <summary>
+    /// Waits for the work the constructor started on another core (the weights' check, the weighted walk's graph and its
+    /// warm-up run). Optional: the first walk waits for what it needs; a benchmark calls it so that nothing else runs
+    /// while it times.
+    /// </summary>
+    public void WaitForBackgroundWork()
+    {
+        _ = WeightWarnings;
+        try { _graphWarmUp?.Wait(); } catch (AggregateException) { }
+    }
+
     /// <summary>Why the weighted walk runs in the managed kernels instead of ONNX Runtime (null when it does not, or has not run yet).</summary>
     public string? ManagedWalkReason => Options.WalkEngine == WalkEngine.Managed ? "--walk-engine managed" : _weightedGraphs.Unsupported;
 

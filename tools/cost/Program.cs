@@ -10,6 +10,7 @@ var input = ExplanationInput.FromImage(args[1], pre, model.InputShape[2], model.
 foreach (var (name, opts) in new[] { ("paper", UnravelOptions.Paper), ("weighted", UnravelOptions.Default), ("managed", UnravelOptions.Default with { WalkEngine = WalkEngine.Managed }) })
 {
     using var ex = new Explainer(model, opts, intraOpThreads: threads);
+    ex.WaitForBackgroundWork();
     var fwd = new List<double>(); var walk = new List<double>(); var total = new List<double>();
     for (int it = 0; it < 12; it++)
     {
