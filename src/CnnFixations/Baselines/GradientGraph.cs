@@ -77,7 +77,7 @@ public sealed class GradientGraph
         if (!shapes.TryGetValue(source, out var sourceShape)) throw new UnsupportedOperatorException($"the shape of '{source}' is not known statically");
 
         var emitter = new GraphEmitter(Prefix);
-        var gradients = new GradientSums(emitter);
+        var gradients = new PartSums(emitter, pairwise: false);
         var rules = new BackwardGraphRules(model, emitter, shapes, relevant.Contains, gradients.Add);
         gradients.Add(logits, SeedInputName);
         foreach (var node in model.Nodes.Reverse())
@@ -89,49 +89,10 @@ public sealed class GradientGraph
         emitter.NodeWithOutputs("Identity", new[] { gradients.Total(source) }, new[] { GradientOutputName });
 
         var graph = emitter.Graph;
-        graph.Input.Add(FloatValueInfo(SeedInputName, seedShape));
-        graph.Output.Add(FloatValueInfo(GradientOutputName, sourceShape));
+        graph.Input.Add(GraphEmitter.FloatValueInfo(SeedInputName, seedShape));
+        graph.Output.Add(GraphEmitter.FloatValueInfo(GradientOutputName, sourceShape));
         bool outputsActivation = source != model.InputName;
         if (outputsActivation && !model.IsGraphOutput(source)) graph.Output.Add(new ValueInfoProto { Name = source });
         return new GradientGraph(logits, source, outputsActivation, (int[])inputShape.Clone(), seedShape, sourceShape, graph);
-    }
-
-    private static ValueInfoProto FloatValueInfo(string name, int[] shape)
-    {
-        var dims = new TensorShapeProto();
-        foreach (int d in shape) dims.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = dims } },
-        };
-    }
-
-    /// <summary>The gradient contributions sent to each tensor by its consumers, summed when the tensor's producer is reached.</summary>
-    private sealed class GradientSums
-    {
-        private readonly GraphEmitter _emitter;
-        private readonly Dictionary<string, List<string>> _parts = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, string> _totals = new(StringComparer.Ordinal);
-
-        public GradientSums(GraphEmitter emitter) => _emitter = emitter;
-
-        public bool Has(string tensor) => _parts.ContainsKey(tensor);
-
-        public void Add(string tensor, string gradient)
-        {
-            if (_totals.ContainsKey(tensor)) throw new InvalidOperationException($"gradient of '{tensor}' received after it was summed");
-            if (!_parts.TryGetValue(tensor, out var list)) _parts[tensor] = list = new List<string>();
-            list.Add(gradient);
-        }
-
-        public string Total(string tensor)
-        {
-            if (_totals.TryGetValue(tensor, out var total)) return total;
-            var parts = _parts[tensor];
-            total = parts.Count == 1 ? parts[0] : _emitter.Node("Sum", parts);
-            _totals[tensor] = total;
-            return total;
-        }
     }
 }

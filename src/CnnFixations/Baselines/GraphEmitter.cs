@@ -58,6 +58,18 @@ internal sealed class GraphEmitter
         return Constant(t, "f");
     }
 
+    /// <summary>The declaration of a float32 graph input or output of a fixed shape.</summary>
+    public static ValueInfoProto FloatValueInfo(string name, int[] shape)
+    {
+        var dims = new TensorShapeProto();
+        foreach (int d in shape) dims.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = dims } },
+        };
+    }
+
     /// <summary>An int64 constant.</summary>
     public string Int64s(long[] values, int[] shape)
     {
@@ -81,6 +93,42 @@ internal sealed class GraphEmitter
         string name = NewName("const_" + hint);
         NodeWithOutputs("Constant", Array.Empty<string>(), new[] { name }, Attr.Tensor("value", value));
         return name;
+    }
+}
+
+/// <summary>
+/// The parts sent to each tensor of a backward-running graph by its consumers (gradients, walk weights), summed when
+/// the tensor's producer is reached; <see cref="Order"/> lists the tensors in the order they first received one.
+/// </summary>
+internal sealed class PartSums(GraphEmitter emitter, bool pairwise)
+{
+    private readonly Dictionary<string, List<string>> _parts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _totals = new(StringComparer.Ordinal);
+
+    public List<string> Order { get; } = new();
+
+    public bool Has(string tensor) => _parts.ContainsKey(tensor);
+
+    public void Add(string tensor, string part)
+    {
+        if (_totals.ContainsKey(tensor)) throw new InvalidOperationException($"a part for '{tensor}' arrived after it was summed");
+        if (!_parts.TryGetValue(tensor, out var list)) { _parts[tensor] = list = new List<string>(); Order.Add(tensor); }
+        list.Add(part);
+    }
+
+    /// <summary>The sum of the parts: one Sum node, or with <c>pairwise</c> a chain of Adds (ONNX Runtime broadcasts those faster).</summary>
+    public string Total(string tensor)
+    {
+        if (_totals.TryGetValue(tensor, out var total)) return total;
+        var parts = _parts[tensor];
+        if (parts.Count == 1 || !pairwise) total = parts.Count == 1 ? parts[0] : emitter.Node("Sum", parts);
+        else
+        {
+            total = parts[0];
+            for (int i = 1; i < parts.Count; i++) total = emitter.Node("Add", new[] { total, parts[i] });
+        }
+        _totals[tensor] = total;
+        return total;
     }
 }
 

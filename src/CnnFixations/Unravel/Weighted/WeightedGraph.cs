@@ -102,70 +102,53 @@ public sealed class WeightedGraph
 
         var graph = g.Graph;
         graph.Name = "cnn-fixations weighted walk";
-        for (int i = 0; i < heads.Count; i++) graph.Input.Add(FloatValueInfo(HeadInput(i), headShapes[i]));
+        for (int i = 0; i < heads.Count; i++) graph.Input.Add(GraphEmitter.FloatValueInfo(HeadInput(i), headShapes[i]));
         var activations = builder.ActivationInputs.ToList();
         foreach (var a in activations)
         {
             if (a.StartsWith(Prefix, StringComparison.Ordinal)) throw new UnsupportedOperatorException($"the model already uses tensor names starting with '{Prefix}'");
-            graph.Input.Add(FloatValueInfo(a, builder.Shape(a)));
+            graph.Input.Add(GraphEmitter.FloatValueInfo(a, builder.Shape(a)));
         }
-        graph.Output.Add(FloatValueInfo(OutputName, inputShape));
+        graph.Output.Add(GraphEmitter.FloatValueInfo(OutputName, inputShape));
         var proto = new ModelProto { IrVersion = 8, ProducerName = "cnn-fixations", Graph = graph };
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-        foreach (var (name, _, shape) in builder.LargeWeights) graph.Input.Add(FloatValueInfo(name, shape));
+        foreach (var (name, _, shape) in builder.LargeWeights) graph.Input.Add(GraphEmitter.FloatValueInfo(name, shape));
         return new WeightedGraph(heads.ToArray(), headShapes, activations, activations.Select(builder.Shape).ToList(), inputShape, tensors, graph.Node.Count, proto.ToByteArray())
         {
             LargeWeights = builder.LargeWeights.ToArray(),
         };
     }
 
-    private static ValueInfoProto FloatValueInfo(string name, int[] shape)
-    {
-        var dims = new TensorShapeProto();
-        foreach (int d in shape) dims.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = dims } },
-        };
-    }
-
     /// <summary>The graph under construction: weight parts per tensor (summed when the tensor's producer is reached), activation inputs, shapes.</summary>
-    internal sealed class Builder(OnnxModel model, UnravelOptions options, Func<string, int[]?> shapeOf)
+    internal sealed class Builder
     {
-        private readonly Dictionary<string, List<string>> _parts = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, string> _totals = new(StringComparer.Ordinal);
+        private readonly OnnxModel _model;
+        private readonly Func<string, int[]?> _shapeOf;
         private readonly Dictionary<string, bool> _nonNegative = new(StringComparer.Ordinal);
+        private readonly PartSums _sums;
+
+        public Builder(OnnxModel model, UnravelOptions options, Func<string, int[]?> shapeOf)
+        {
+            _model = model;
+            Options = options;
+            _shapeOf = shapeOf;
+            _sums = new PartSums(G, pairwise: true);
+        }
 
         public GraphEmitter G { get; } = new(Prefix);
-        public OnnxModel Model => model;
-        public UnravelOptions Options => options;
+        public OnnxModel Model => _model;
+        public UnravelOptions Options { get; }
         public SortedSet<string> ActivationInputs { get; } = new(StringComparer.Ordinal);
         public List<(string Name, float[] Data, int[] Shape)> LargeWeights { get; } = new();
         /// <summary>Tensors that received weight, in the order they first did.</summary>
-        public List<string> Sent { get; } = new();
+        public List<string> Sent => _sums.Order;
 
-        public bool Has(string tensor) => _parts.ContainsKey(tensor);
-
-        public void Add(string tensor, string weights)
-        {
-            if (_totals.ContainsKey(tensor)) throw new InvalidOperationException($"weights of '{tensor}' received after they were summed");
-            if (!_parts.TryGetValue(tensor, out var list)) { _parts[tensor] = list = new List<string>(); Sent.Add(tensor); }
-            list.Add(weights);
-        }
-
-        public string Total(string tensor)
-        {
-            if (_totals.TryGetValue(tensor, out var total)) return total;
-            var parts = _parts[tensor];
-            total = parts[0];
-            for (int i = 1; i < parts.Count; i++) total = G.Node("Add", new[] { total, parts[i] });
-            _totals[tensor] = total;
-            return total;
-        }
+        public bool Has(string tensor) => _sums.Has(tensor);
+        public void Add(string tensor, string weights) => _sums.Add(tensor, weights);
+        public string Total(string tensor) => _sums.Total(tensor);
 
         public int[] Shape(string tensor) =>
-            shapeOf(tensor) ?? model.ConstantShape(tensor) ?? throw new UnsupportedOperatorException($"the shape of '{tensor}' is not known statically");
+            _shapeOf(tensor) ?? _model.ConstantShape(tensor) ?? throw new UnsupportedOperatorException($"the shape of '{tensor}' is not known statically");
 
         /// <summary>Whether a tensor cannot hold negative values by how it is made (ReLU-like ops, then ops that keep signs).</summary>
         public bool NonNegative(string tensor)
@@ -178,12 +161,12 @@ public sealed class WeightedGraph
         }
 
         private bool ConstantAtLeastZero(string tensor) =>
-            model.TryGetConstant(tensor) is { IsFloat: true } c && c.ToFloats().All(v => v >= 0);
+            _model.TryGetConstant(tensor) is { IsFloat: true } c && c.ToFloats().All(v => v >= 0);
 
         private bool Decide(string tensor)
         {
-            if (model.IsConstant(tensor)) return model.TryGetConstant(tensor) is { } c && Enumerable.Range(0, c.Length).All(i => c.GetDouble(i) >= 0);
-            if (model.Producer(tensor) is not { IsDefaultDomain: true } p) return false;
+            if (_model.IsConstant(tensor)) return _model.TryGetConstant(tensor) is { } c && Enumerable.Range(0, c.Length).All(i => c.GetDouble(i) >= 0);
+            if (_model.Producer(tensor) is not { IsDefaultDomain: true } p) return false;
             switch (p.OpType)
             {
                 case "Relu" or "Sigmoid" or "Softmax" or "Abs" or "Exp" or "HardSigmoid" or "Softplus":
@@ -192,7 +175,7 @@ public sealed class WeightedGraph
                     {
                         var a = p.Attributes;
                         if (a.Has("min")) return a.GetFloat("min", 0) >= 0;
-                        return p.InputOrNull(1) is { } lo && model.TryGetConstant(lo) is { Length: 1 } m && m.GetDouble(0) >= 0;
+                        return p.InputOrNull(1) is { } lo && _model.TryGetConstant(lo) is { Length: 1 } m && m.GetDouble(0) >= 0;
                     }
                 case "MaxPool" or "AveragePool" or "GlobalAveragePool" or "GlobalMaxPool" or "ReduceMean" or "ReduceMax" or "Reshape" or "Flatten"
                     or "Squeeze" or "Unsqueeze" or "Transpose" or "Identity" or "Dropout" or "Cast":
@@ -205,13 +188,13 @@ public sealed class WeightedGraph
                 case "DequantizeLinear":
                     {
                         // (q - zero point) * scale >= 0 when q came from quantizing a non-negative tensor with the same scale (> 0) and zero point.
-                        if (p.InputOrNull(0) is not { } q || model.Producer(q) is not { OpType: "QuantizeLinear" } quantize) return false;
+                        if (p.InputOrNull(0) is not { } q || _model.Producer(q) is not { OpType: "QuantizeLinear" } quantize) return false;
                         if (quantize.InputOrNull(0) is not { } source || !NonNegative(source)) return false;
-                        var scale = p.InputOrNull(1) is { } s ? model.TryGetConstant(s) : null;
-                        var scaleQ = quantize.InputOrNull(1) is { } sq ? model.TryGetConstant(sq) : null;
+                        var scale = p.InputOrNull(1) is { } s ? _model.TryGetConstant(s) : null;
+                        var scaleQ = quantize.InputOrNull(1) is { } sq ? _model.TryGetConstant(sq) : null;
                         if (scale == null || scaleQ == null || !SameValues(scale, scaleQ) || Enumerable.Range(0, scale.Length).Any(i => !(scale.GetDouble(i) > 0))) return false;
-                        var zero = p.InputOrNull(2) is { } z ? model.TryGetConstant(z) : null;
-                        var zeroQ = quantize.InputOrNull(2) is { } zq ? model.TryGetConstant(zq) : null;
+                        var zero = p.InputOrNull(2) is { } z ? _model.TryGetConstant(z) : null;
+                        var zeroQ = quantize.InputOrNull(2) is { } zq ? _model.TryGetConstant(zq) : null;
                         return zero == null && zeroQ == null || zero != null && zeroQ != null && SameValues(zero, zeroQ);
                     }
                 default:
