@@ -42,13 +42,7 @@ public sealed class ConvRule : IUnravelRule, IWeightedGraphRule
         if (!step.Model.IsConstant(node.Inputs[1])) throw step.Unsupported("the convolution weight is not a constant");
         var xShape = step.Shape(node.Inputs[0]);
         var wt = step.Constant(node.Inputs[1]);
-        if (!Shapes.TryChw(xShape, out int cin, out int inH, out int inW) || wt.Shape.Length != 4 || !Shapes.TryChw(step.Output.Shape, out int cout, out int outH, out int outW))
-            throw step.Unsupported($"only 2-D convolutions with batch 1 are supported (input {Shapes.Format(xShape)})");
-        int group = (int)node.Attributes.GetInt("group", 1);
-        int cinG = wt.Shape[1], kh = wt.Shape[2], kw = wt.Shape[3];
-        if (wt.Shape[0] != cout || cinG * group != cin || cout % group != 0)
-            throw step.Unsupported($"weight {Shapes.Format(wt.Shape)} does not fit input {Shapes.Format(xShape)} with group {group}");
-        var window = Window2D.Of(node, kh, kw, inH, inW, outH, outW);
+        var (cin, inH, inW, cout, outH, outW, group, cinG, kh, kw, window) = ConvGeometry.Of(node, xShape, wt.Shape, step.Output.Shape, step.Unsupported);
         var w = wt.ToFloats();
         double[]? scale = null;
 
@@ -111,27 +105,29 @@ public sealed class ConvRule : IUnravelRule, IWeightedGraphRule
     public void Distribute(WeightedStep step)
     {
         var node = step.Node;
-        if (!step.Model.IsConstant(node.Inputs[1])) throw step.Unsupported("the convolution weight is not a constant");
         var x = step.Input(0);
-        var wt = step.Constant(node.Inputs[1]);
-        if (!Shapes.TryChw(x.Shape, out int cin, out int inH, out int inW) || wt.Shape.Length != 4 || !Shapes.TryChw(step.OutputShape, out int cout, out int outH, out int outW))
-            throw step.Unsupported($"only 2-D convolutions with batch 1 are supported (input {Shapes.Format(x.Shape)})");
-        int group = (int)node.Attributes.GetInt("group", 1);
-        int cinG = wt.Shape[1], kh = wt.Shape[2], kw = wt.Shape[3];
-        if (wt.Shape[0] != cout || cinG * group != cin || cout % group != 0)
-            throw step.Unsupported($"weight {Shapes.Format(wt.Shape)} does not fit input {Shapes.Format(x.Shape)} with group {group}");
-        var window = Window2D.Of(node, kh, kw, inH, inW, outH, outW);
-        float[]? sign = null;
-        if (step.Options.FoldBatchNorm && FoldedBatchNorm(node, step.Model) is { } bn)
-        {
-            var gamma = step.Constant(bn.Inputs[1]);
-            if (gamma.Length != cout) throw step.Unsupported($"{bn.Describe()} has {gamma.Length} channels, the Conv has {cout}");
-            sign = new float[cout];
-            for (int c = 0; c < cout; c++) sign[c] = gamma.GetDouble(c) < 0 ? -1f : 1f;
-        }
-        bool fullyConnected = outH * outW == 1 && group == 1;
-        PositiveShares.Conv(x.Data, cin, inH, inW, wt.ToFloats(), cout, cinG, kh, kw, group, window, outH, outW, sign, step.Output,
+        var (g, wt, sign) = WeightedGeometry(node, step.Model, step.Options, x.Shape, step.OutputShape, step.Constant, step.Unsupported);
+        bool fullyConnected = g.OutH * g.OutW == 1 && g.Group == 1;
+        PositiveShares.Conv(x.Data, g.Cin, g.InH, g.InW, wt.ToFloats(), g.Cout, g.CinG, g.Kh, g.Kw, g.Group, g.Window, g.OutH, g.OutW, sign, step.Output,
             step.InputWeights(0), fullyConnected ? 0 : step.Options.FlatShare, step.Threads, evenFallback: !fullyConnected, node: node);
+    }
+
+    /// <summary>The geometry of a Conv for the weighted rule, its constant weight, and the sign of each output channel's folded BatchNormalization (null: none).</summary>
+    private static (ConvGeometry Geometry, ConstTensor Weight, float[]? Sign) WeightedGeometry(GraphNode node, OnnxModel model, UnravelOptions options,
+        int[] x, int[] y, Func<string, ConstTensor> constant, Func<string, UnsupportedOperatorException> unsupported)
+    {
+        if (!model.IsConstant(node.Inputs[1])) throw unsupported("the convolution weight is not a constant");
+        var wt = constant(node.Inputs[1]);
+        var g = ConvGeometry.Of(node, x, wt.Shape, y, unsupported);
+        float[]? sign = null;
+        if (options.FoldBatchNorm && FoldedBatchNorm(node, model) is { } bn)
+        {
+            var gamma = constant(bn.Inputs[1]);
+            if (gamma.Length != g.Cout) throw unsupported($"{bn.Describe()} has {gamma.Length} channels, the Conv has {g.Cout}");
+            sign = new float[g.Cout];
+            for (int c = 0; c < g.Cout; c++) sign[c] = gamma.GetDouble(c) < 0 ? -1f : 1f;
+        }
+        return (g, wt, sign);
     }
 
     /// <summary>The input channels at every position where a fixated neuron's 1x1 window lands, gathered once.</summary>
@@ -384,30 +380,34 @@ public sealed class ConvRule : IUnravelRule, IWeightedGraphRule
     /// <summary>Weighted, as ONNX nodes (<see cref="WeightedGraph"/>): the same shares as <see cref="Distribute"/>.</summary>
     void IWeightedGraphRule.Emit(WeightedGraphStep step)
     {
-        var node = step.Node;
-        if (!step.Model.IsConstant(node.Inputs[1])) throw step.Unsupported("the convolution weight is not a constant");
         var x = step.InShape(0);
-        var wt = step.Constant(node.Inputs[1]);
-        if (!Shapes.TryChw(x, out int cin, out int inH, out int inW) || wt.Shape.Length != 4 || !Shapes.TryChw(step.OutputShape, out int cout, out int outH, out int outW))
-            throw step.Unsupported($"only 2-D convolutions with batch 1 are supported (input {Shapes.Format(x)})");
-        int group = (int)node.Attributes.GetInt("group", 1);
-        int cinG = wt.Shape[1], kh = wt.Shape[2], kw = wt.Shape[3];
-        if (wt.Shape[0] != cout || cinG * group != cin || cout % group != 0)
-            throw step.Unsupported($"weight {Shapes.Format(wt.Shape)} does not fit input {Shapes.Format(x)} with group {group}");
-        var window = Window2D.Of(node, kh, kw, inH, inW, outH, outW);
+        var (g, wt, sign) = WeightedGeometry(step.Node, step.Model, step.Options, x, step.OutputShape, step.Constant, step.Unsupported);
         var w = wt.ToFloats();
-        if (step.Options.FoldBatchNorm && FoldedBatchNorm(node, step.Model) is { } bn)
+        if (sign != null)
         {
-            var gamma = step.Constant(bn.Inputs[1]);
-            if (gamma.Length != cout) throw step.Unsupported($"{bn.Describe()} has {gamma.Length} channels, the Conv has {cout}");
-            w = (float[])w.Clone();
-            int per = cinG * kh * kw;
-            for (int c = 0; c < cout; c++)
-                if (gamma.GetDouble(c) < 0)
+            w = (float[])w.Clone(); // the model's own array
+            int per = g.CinG * g.Kh * g.Kw;
+            for (int c = 0; c < g.Cout; c++)
+                if (sign[c] < 0)
                     for (int i = c * per; i < (c + 1) * per; i++) w[i] = -w[i];
         }
-        bool fullyConnected = outH * outW == 1 && group == 1;
-        step.Send(0, PositiveSharesGraph.Conv(step, 0, w, wt.Shape, group, window, x, step.OutputShape,
+        bool fullyConnected = g.OutH * g.OutW == 1 && g.Group == 1;
+        step.Send(0, PositiveSharesGraph.Conv(step, 0, w, wt.Shape, g.Group, g.Window, x, step.OutputShape,
             fullyConnected ? 0 : step.Options.FlatShare, evenFallback: !fullyConnected));
+    }
+}
+
+/// <summary>A 2-D convolution's sizes (batch 1), checked against its weight: input, output, group, kernel and window.</summary>
+internal readonly record struct ConvGeometry(int Cin, int InH, int InW, int Cout, int OutH, int OutW, int Group, int CinG, int Kh, int Kw, Window2D Window)
+{
+    public static ConvGeometry Of(GraphNode node, int[] x, int[] w, int[] y, Func<string, UnsupportedOperatorException> unsupported)
+    {
+        if (!Shapes.TryChw(x, out int cin, out int inH, out int inW) || w.Length != 4 || !Shapes.TryChw(y, out int cout, out int outH, out int outW))
+            throw unsupported($"only 2-D convolutions with batch 1 are supported (input {Shapes.Format(x)})");
+        int group = (int)node.Attributes.GetInt("group", 1);
+        int cinG = w[1], kh = w[2], kw = w[3];
+        if (w[0] != cout || cinG * group != cin || cout % group != 0)
+            throw unsupported($"weight {Shapes.Format(w)} does not fit input {Shapes.Format(x)} with group {group}");
+        return new ConvGeometry(cin, inH, inW, cout, outH, outW, group, cinG, kh, kw, Window2D.Of(node, kh, kw, inH, inW, outH, outW));
     }
 }
