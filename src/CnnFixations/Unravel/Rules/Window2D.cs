@@ -41,6 +41,14 @@ internal readonly record struct Window2D(int KernelH, int KernelW, int StrideH, 
         return new Window2D(kernelH, kernelW, sh, sw, dh, dw, top, left);
     }
 
+    /// <summary>
+    /// The bottom and right pads that make every window of an <paramref name="outH"/> x <paramref name="outW"/> output fit
+    /// an <paramref name="inH"/> x <paramref name="inW"/> input with the leading pads (0 where the windows already fit).
+    /// </summary>
+    public (long Bottom, long Right) TrailingPads(int inH, int inW, int outH, int outW) =>
+        (Math.Max(0, (long)(outH - 1) * StrideH + (long)(KernelH - 1) * DilationH + 1 - inH - PadTop),
+         Math.Max(0, (long)(outW - 1) * StrideW + (long)(KernelW - 1) * DilationW + 1 - inW - PadLeft));
+
     public int RowStart(int y) => y * StrideH - PadTop;
     public int ColStart(int x) => x * StrideW - PadLeft;
 

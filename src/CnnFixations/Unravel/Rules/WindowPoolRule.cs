@@ -119,9 +119,7 @@ public sealed class WindowPoolRule : IUnravelRule, IWeightedGraphRule
         var g = step.G;
         string xa = step.Activation(0);
         string max = step.Op("MaxPool", new[] { xa }, node.Attributes.Protos.ToArray());
-        int extentH = (kh - 1) * win.DilationH + 1, extentW = (kw - 1) * win.DilationW + 1;
-        long bottom = Math.Max(0, (long)(outH - 1) * win.StrideH + extentH - inH - win.PadTop);
-        long right = Math.Max(0, (long)(outW - 1) * win.StrideW + extentW - inW - win.PadLeft);
+        var (bottom, right) = win.TrailingPads(inH, inW, outH, outW);
         // Taps outside the input read -inf, which is never the maximum of a window that holds an input.
         string padded = win.PadTop == 0 && win.PadLeft == 0 && bottom == 0 && right == 0 ? xa
             : step.Op("Pad", xa, g.Int64s(0, 0, win.PadTop, win.PadLeft, 0, 0, bottom, right), g.Scalar(float.NegativeInfinity));

@@ -52,9 +52,7 @@ internal static class PositiveSharesGraph
                     : new[] { matrix, step.Reshape(activation, new[] { cin, plane }) };
                 return step.Op("Gemm", inputs);
             }
-            int extentH = (kh - 1) * win.DilationH + 1, extentW = (kw - 1) * win.DilationW + 1;
-            long bottom = Math.Max(0, (long)(outH - 1) * win.StrideH + extentH - inH - win.PadTop);
-            long right = Math.Max(0, (long)(outW - 1) * win.StrideW + extentW - inW - win.PadLeft);
+            var (bottom, right) = win.TrailingPads(inH, inW, outH, outW);
             var attributes = new[]
             {
                 Attr.Ints("kernel_shape", kh, kw), Attr.Ints("strides", win.StrideH, win.StrideW), Attr.Ints("dilations", win.DilationH, win.DilationW),
