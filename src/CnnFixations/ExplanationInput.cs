@@ -102,6 +102,9 @@ public sealed class ExplanationInput
     /// <summary>The original-image pixel (X, Y) of network-input pixel (y, x).</summary>
     public (int X, int Y) MapToImage(int y, int x) => Geometry.MapToImage(y, x, Tensor.Shape[2], Tensor.Shape[3]);
 
+    /// <summary>Where the centre of network-input pixel (y, x) lies in the original image, in continuous coordinates (pixel k spans [k, k + 1)).</summary>
+    public (double X, double Y) CentreInImage(int y, int x) => Geometry.CentreInImage(y, x, Tensor.Shape[2], Tensor.Shape[3]);
+
     private static TensorValue ToTensor(RgbImage image, Preprocessing preprocessing) =>
         new(new[] { 1, preprocessing.Channels, image.Height, image.Width }, preprocessing.ToTensor(image));
 }

@@ -26,6 +26,7 @@ var logitsName = new[] { explainer.LogitsTensor };
 using var logitsSession = new ModelSession(model, logitsName);
 float[] Logits(TensorValue t) => logitsSession.Run(t, logitsName)[logitsName[0]].Data;
 float[]? blank = null;
+double zeroFrac = 0, q30 = 0;
 
 float[] Blur(List<(int X, int Y)> pts, List<double> ws, int w, int h, double s) => HeatMap.FromWeightedPoints(pts, ws, w, h, s);
 float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (List<(int X, int Y)>, List<double>)> walks)
@@ -65,6 +66,21 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
     double scale = Math.Max(input.Width, input.Height) / 224.0; // sigmas given in model pixels (224)
     if (p[0] == "s") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
     if (p[0] == "o") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture));
+    if (p[0] == "t")
+    {
+        // t:S1:S2:A:S3:B = (1 - B) * (A blur S1 + (1 - A) blur S2, max 1) + B * blur S3 (max 1), all in input px
+        var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+        var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        var c = Blur(pts, ws, input.Width, input.Height, double.Parse(p[4], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture), be = double.Parse(p[5], CultureInfo.InvariantCulture);
+        var o = new float[a.Length]; float mx = 0;
+        for (int i = 0; i < a.Length; i++) { o[i] = (float)(al * a[i] + (1 - al) * b[i]); mx = Math.Max(mx, o[i]); }
+        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
+        float mc = c.Max(); mx = 0;
+        for (int i = 0; i < o.Length; i++) { o[i] = (float)((1 - be) * o[i] + be * (mc > 0 ? c[i] / mc : 0)); mx = Math.Max(mx, o[i]); }
+        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
+        return o;
+    }
     if (p[0] == "m" || p[0] == "x")
     {
         var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * (p[0] == "x" ? 1 : scale));
@@ -86,6 +102,7 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
     for (int y = 0; y < h; y++) for (int x = 0; x < w; x++)
     { var (ix, iy) = input.MapToImage(y, x); ix = Math.Clamp(ix, 0, input.Width - 1); iy = Math.Clamp(iy, 0, input.Height - 1); sal[y * w + x] = heat[iy * input.Width + ix]; }
     var order = LocalizationMetrics.SaliencyOrder(sal);
+    { float smx = sal.Max(); zeroFrac = smx > 0 ? sal[order[plane / 2]] / smx : 0; q30 = smx > 0 ? sal[order[(int)(plane * 0.3)]] / smx : 0; }
     blank ??= Logits(new TensorValue(original.Shape, new float[original.Data.Length]));
     double pO = Explainer.Softmax(logits)[target], pB = Explainer.Softmax(blank)[target];
     var del = new double[Steps + 1]; var ins = new double[Steps + 1];
@@ -112,7 +129,7 @@ static double Iou(int[] a, double[] b)
     return inter / (ua + ub - inter);
 }
 double[] thresholds = { 0.3, 0.4, 0.5 };
-var st = specs.ToDictionary(v => v, v => new double[20]);
+var st = specs.ToDictionary(v => v, v => new double[24]);
 int n = 0, small = 0;
 foreach (var im in images)
 {
@@ -141,6 +158,7 @@ foreach (var im in images)
             if (bg != null && im.Boxes.Any(b => Iou(bg, b) >= 0.5)) s[7 + t]++;
         }
         var (d, ins, same) = Curves(input, ht, top, logits);
+        s[15] += zeroFrac; s[16] += q30; if (zeroFrac < 0.05) s[17]++;
         s[10] += d; s[11] += ins; for (int i = 0; i < 3; i++) s[12 + i] += same[i] ? 1 : 0;
     }
     if (n % 10 == 0) Console.Error.WriteLine($"{n} images");
@@ -150,5 +168,5 @@ Console.WriteLine($"{"variant",-16} strict  15px  sm-str sm-15  | loc-err@.3/.4/
 foreach (var v in specs)
 {
     var s = st[v]; double P(double a, int d) => 100 * a / Math.Max(1, d);
-    Console.WriteLine($"{v,-16} {P(s[0], n),5:F1} {P(s[1], n),5:F1} {P(s[2], small),5:F1} {P(s[3], small),5:F1}  | {100 - P(s[4], n),5:F1} {100 - P(s[5], n),5:F1} {100 - P(s[6], n),5:F1} | {P(s[7], n),5:F1} {P(s[8], n),5:F1} {P(s[9], n),5:F1} | {s[10] / n:F3} {s[11] / n:F3} | {P(s[12], n),4:F0} {P(s[13], n),4:F0} {P(s[14], n),4:F0}");
+    Console.WriteLine($"{v,-16} {P(s[0], n),5:F1} {P(s[1], n),5:F1} {P(s[2], small),5:F1} {P(s[3], small),5:F1}  | {100 - P(s[4], n),5:F1} {100 - P(s[5], n),5:F1} {100 - P(s[6], n),5:F1} | {P(s[7], n),5:F1} {P(s[8], n),5:F1} {P(s[9], n),5:F1} | {s[10] / n:F3} {s[11] / n:F3} | {P(s[12], n),4:F0} {P(s[13], n),4:F0} {P(s[14], n),4:F0} | median {s[15] / n:F3} q30 {s[16] / n:F3} median<0.05: {s[17]}");
 }

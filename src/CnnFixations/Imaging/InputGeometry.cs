@@ -26,6 +26,17 @@ public sealed record InputGeometry(int ImageWidth, int ImageHeight, int ResizedW
     }
 
     /// <summary>
+    /// Where the centre of network-input pixel (y, x) lies in the original image, in continuous coordinates (pixel k
+    /// spans [k, k + 1)): the region's continuous centre scaled by ImageWidth / ResizedWidth (ImageHeight /
+    /// ResizedHeight). The weighted heat map shares each input pixel's weight among the image pixels around it.
+    /// </summary>
+    public (double X, double Y) CentreInImage(int y, int x, int inputHeight, int inputWidth)
+    {
+        var (xr, yr) = Region.CentreInImage(y, x, inputHeight, inputWidth);
+        return (xr * ImageWidth / ResizedWidth, yr * ImageHeight / ResizedHeight);
+    }
+
+    /// <summary>
     /// Original-image pixels per network-input pixel, the larger of the two axes (the region's size over the
     /// input's, times the image's size over the resized image's).
     /// </summary>
