@@ -23,6 +23,7 @@ internal sealed class MethodOptions
     public Option<string?> Output { get; } = new("--output") { Description = "The tensor holding the class scores (any tensor of the graph); labels, arg-maxes and probabilities are followed back to the logits." };
     public Option<double?> Sigma { get; } = new("--sigma") { Description = $"Gaussian blur of the heat map, in original-image pixels (default: {MapOptions.Default.Sigma} for --rules paper; for the weighted rules {MapOptions.Weighted.Sigma} network-input pixels scaled to the image, about 4.5 px on a 500-px photo at 224: the fine part of a two-scale map, see --coarse-share)." };
     public Option<double?> CoarseShare { get; } = new("--coarse-share") { Description = $"Weighted rules: share (0..1) of the heat map that is a second, coarse blur of the same weights (--coarse-sigma); the rest is the --sigma blur (default {MapOptions.Weighted.CoarseShare}; 0: one blur)." };
+    public Option<string> Borders { get; } = new("--borders") { Description = "Weighted rules: the heat map near the image borders: 'fade' (default: the plain Gaussian blurs, which lose the part of the blur that falls outside the image, so weight within about 3 sigma of a border is dimmed) or 'even' (each blur divided by the share of its Gaussian inside the image: an even weight gives an even map up to the edges, as CAM and Grad-CAM's upsampling does).", DefaultValueFactory = _ => "fade" };
     public Option<double?> CoarseSigma { get; } = new("--coarse-sigma") { Description = $"Weighted rules: Gaussian blur of the coarse part of the heat map, in network-input pixels, scaled to the image (default {MapOptions.Weighted.CoarseSigma})." };
     public Option<string> Rules { get; } = new("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
     public Option<string> WalkEngine { get; } = new("--walk-engine") { Description = "Weighted rules: what runs the walk below the class scores: 'onnx' (default: ONNX Runtime runs the rules as graph nodes, about 10x faster on large networks; where a rule has no graph form or a value is not finite the managed kernels run instead) or 'managed' (the tool's own kernels: sums in a fixed order, the same weights on every machine and thread count; the two agree to about 1e-4 of the largest weight).", DefaultValueFactory = _ => "onnx" };
@@ -52,11 +53,12 @@ internal sealed class MethodOptions
         ConvPosition.AcceptOnlyFromAmong("centre", "center", "refine");
         Bn.AcceptOnlyFromAmong("folded", "raw");
         Cells.AcceptOnlyFromAmong("bilinear", "blocks", "centres", "centers");
+        Borders.AcceptOnlyFromAmong("fade", "even");
     }
 
     public IEnumerable<Option> All => new Option[]
     {
-        Preset, Mean, Std, Scale, Bgr, Output, Crops, Rules, WalkEngine, Contrast, SoftmaxShare, FlatShare, CellShare, Cells, FixationMass, Sigma, CoarseShare, CoarseSigma, Box, BoxThreshold, OutlierRadius, OutlierFraction,
+        Preset, Mean, Std, Scale, Bgr, Output, Crops, Rules, WalkEngine, Contrast, SoftmaxShare, FlatShare, CellShare, Cells, FixationMass, Sigma, CoarseShare, CoarseSigma, Borders, Box, BoxThreshold, OutlierRadius, OutlierFraction,
         FcAllPositive, ConvPosition, Bn, GlobalPoolAllPositive, MaxPixels,
     };
 
@@ -89,6 +91,7 @@ internal sealed class MethodOptions
         SigmaInInputPixels = parse.GetValue(Sigma) == null && parse.GetValue(Rules) != "paper" && MapOptions.Weighted.SigmaInInputPixels,
         CoarseShare = parse.GetValue(CoarseShare) ?? (parse.GetValue(Rules) == "paper" ? 0 : MapOptions.Weighted.CoarseShare),
         CoarseSigma = parse.GetValue(CoarseSigma) ?? MapOptions.Weighted.CoarseSigma,
+        EvenAtBorders = parse.GetValue(Borders) == "even",
         Box = parse.GetValue(Box) switch
         {
             "threshold" => BoxMode.Threshold,

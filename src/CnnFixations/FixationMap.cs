@@ -45,6 +45,14 @@ public sealed record MapOptions
     /// (the weighted default: one input pixel, the spacing of the weights on the image), instead of original-image pixels.
     /// </summary>
     public bool SigmaInInputPixels { get; init; }
+
+    /// <summary>
+    /// Weighted rules: each blur is divided by the share of its Gaussian that falls inside the image, so that weight
+    /// near a border is not dimmed by the part of its blur that falls outside (an even weight blurs to an even map up
+    /// to the edges, as the bilinear upsampling of CAM and Grad-CAM is). False: the plain blur, which fades over the
+    /// outer three sigma of the image.
+    /// </summary>
+    public bool EvenAtBorders { get; init; }
 }
 
 /// <summary>Fixations mapped onto the original image: points, the points kept after outlier removal, the heat map and the box.</summary>
@@ -98,12 +106,13 @@ public sealed class FixationMap
         foreach (var neuron in explanation.Fixations.Input.ToNeurons())
             points.Add(input.MapToImage(neuron[1], neuron[2]));
         double perInputPixel = input.Geometry.ImagePixelsPerInputPixel(input.Tensor.Shape[2], input.Tensor.Shape[3]);
-        var heat = HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, options.SigmaInInputPixels ? options.Sigma * perInputPixel : options.Sigma);
+        var heat = HeatMap.FromWeightedPoints(all, weights, input.Width, input.Height, options.SigmaInInputPixels ? options.Sigma * perInputPixel : options.Sigma,
+            options.EvenAtBorders);
         float[] extent = heat;
         if (options.CoarseShare > 0)
         {
             double sigma = options.CoarseSigma * perInputPixel;
-            extent = HeatMap.FromWeightedPointsCoarse(all, weights, input.Width, input.Height, sigma);
+            extent = HeatMap.FromWeightedPointsCoarse(all, weights, input.Width, input.Height, sigma, options.EvenAtBorders);
             heat = HeatMap.Mix(heat, extent, options.CoarseShare);
         }
         // The box marks the object's extent: with a two-scale map, the coarse blur is thresholded (the fine part's

@@ -66,6 +66,30 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
     double scale = Math.Max(input.Width, input.Height) / 224.0; // sigmas given in model pixels (224)
     if (p[0] == "s") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
     if (p[0] == "o") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture));
+    if (p[0] == "r")
+    {
+        // r:S1:S2:A = m:S1:S2:A with each blur divided by the share of its kernel inside the image (no border fall-off)
+        float[] RBlur(double sg)
+        {
+            var b = Blur(pts, ws, input.Width, input.Height, sg);
+            int rad = (int)Math.Min(Math.Ceiling(3 * sg), Math.Max(input.Width, input.Height));
+            var k = Enumerable.Range(-rad, 2 * rad + 1).Select(d => Math.Exp(-(double)d * d / (2 * sg * sg))).ToArray();
+            double tot = k.Sum();
+            double[] Inside(int n) { var f = new double[n]; for (int i = 0; i < n; i++) { double a = 0; for (int d = -rad; d <= rad; d++) if (i + d >= 0 && i + d < n) a += k[d + rad]; f[i] = a / tot; } return f; }
+            var fx = Inside(input.Width); var fy = Inside(input.Height);
+            float m2 = 0;
+            for (int y = 0; y < input.Height; y++) for (int x = 0; x < input.Width; x++) { int i = y * input.Width + x; b[i] = (float)(b[i] / (fx[x] * fy[y])); m2 = Math.Max(m2, b[i]); }
+            if (m2 > 0) for (int i = 0; i < b.Length; i++) b[i] /= m2;
+            return b;
+        }
+        var a = RBlur(double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+        var b = RBlur(double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture);
+        var o = new float[a.Length]; float mx = 0;
+        for (int i = 0; i < a.Length; i++) { o[i] = (float)(al * a[i] + (1 - al) * b[i]); mx = Math.Max(mx, o[i]); }
+        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
+        return o;
+    }
     if (p[0] == "t")
     {
         // t:S1:S2:A:S3:B = (1 - B) * (A blur S1 + (1 - A) blur S2, max 1) + B * blur S3 (max 1), all in input px

@@ -23,12 +23,13 @@ public static class HeatMap
     /// <see cref="FromWeightedPoints"/> itself. At such widths the blur varies little within a cell, and it costs
     /// about 1/d^2 of the full-resolution blur.
     /// </summary>
-    public static float[] FromWeightedPointsCoarse(IReadOnlyList<(int X, int Y)> points, IReadOnlyList<double> weights, int width, int height, double sigma)
+    public static float[] FromWeightedPointsCoarse(IReadOnlyList<(int X, int Y)> points, IReadOnlyList<double> weights, int width, int height, double sigma,
+        bool evenAtBorders = false)
     {
         ArgumentNullException.ThrowIfNull(points);
         ArgumentNullException.ThrowIfNull(weights);
         int d = double.IsFinite(sigma) ? (int)Math.Max(1, Math.Floor(sigma / 8)) : 1;
-        if (d < 2) return FromWeightedPoints(points, weights, width, height, sigma);
+        if (d < 2) return FromWeightedPoints(points, weights, width, height, sigma, evenAtBorders);
         int gw = (width + d - 1) / d, gh = (height + d - 1) / d;
         var cells = new List<(int X, int Y)>(points.Count);
         for (int n = 0; n < points.Count; n++)
@@ -36,7 +37,7 @@ public static class HeatMap
             var (x, y) = points[n];
             cells.Add((uint)x < (uint)width && (uint)y < (uint)height ? (x / d, y / d) : (-1, -1));
         }
-        var grid = FromWeightedPoints(cells, weights, gw, gh, sigma / d);
+        var grid = FromWeightedPoints(cells, weights, gw, gh, sigma / d, evenAtBorders);
         var result = new float[(long)width * height];
         var xs = CellInterpolation.Along(width, gw, d, 1);
         var ys = CellInterpolation.Along(height, gh, d, 1);
@@ -85,7 +86,8 @@ public static class HeatMap
     /// As <see cref="FromPoints"/>, each point counting with its weight (null: 1 each); weights must be
     /// non-negative. Used by the weighted rules, whose every input pixel carries a share of the target.
     /// </summary>
-    public static float[] FromWeightedPoints(IReadOnlyList<(int X, int Y)> points, IReadOnlyList<double>? weights, int width, int height, double sigma = 20)
+    public static float[] FromWeightedPoints(IReadOnlyList<(int X, int Y)> points, IReadOnlyList<double>? weights, int width, int height, double sigma = 20,
+        bool evenAtBorders = false)
     {
         ArgumentNullException.ThrowIfNull(points);
         if (width < 1 || height < 1)
@@ -125,9 +127,44 @@ public static class HeatMap
                 acc[x] = 0;
             }
         }
+        if (evenAtBorders)
+        {
+            // Divide by the share of the kernel that lies inside the image (per axis; the blur is separable), so that
+            // an even weight blurs to an even map up to the edges instead of fading over the outer 3 sigma.
+            var insideX = InsideShares(width, kernel);
+            var insideY = InsideShares(height, kernel);
+            max = 0;
+            for (int yy = 0; yy < height; yy++)
+            {
+                var row = result.AsSpan(yy * width, width);
+                for (int x = 0; x < width; x++)
+                {
+                    float v = (float)(row[x] / (insideX[x] * insideY[yy]));
+                    row[x] = v;
+                    if (v > max) max = v;
+                }
+            }
+        }
         if (!(max > 0)) return result;
         for (int i = 0; i < result.Length; i++) result[i] /= max;
         return result;
+    }
+
+    /// <summary>For each of <paramref name="size"/> positions, the part of <paramref name="kernel"/>'s sum whose taps land inside 0..size-1.</summary>
+    internal static double[] InsideShares(int size, double[] kernel)
+    {
+        int radius = kernel.Length / 2;
+        var prefix = new double[kernel.Length + 1];
+        for (int k = 0; k < kernel.Length; k++) prefix[k + 1] = prefix[k] + kernel[k];
+        double total = prefix[kernel.Length];
+        var shares = new double[size];
+        for (int i = 0; i < size; i++)
+        {
+            // taps d = -radius..radius with 0 <= i + d < size: kernel indices from max(0, radius - i) to min(2 radius, radius + size - 1 - i)
+            int from = Math.Max(0, radius - i), to = Math.Min(kernel.Length - 1, radius + size - 1 - i);
+            shares[i] = (prefix[to + 1] - prefix[from]) / total;
+        }
+        return shares;
     }
 
     /// <summary>A row that holds points, blurred along x: Values cover x = Start .. Start + Values.Length - 1.</summary>
