@@ -26,6 +26,7 @@ var logitsName = new[] { explainer.LogitsTensor };
 using var logitsSession = new ModelSession(model, logitsName);
 float[] Logits(TensorValue t) => logitsSession.Run(t, logitsName)[logitsName[0]].Data;
 float[]? blank = null;
+var inputWeights = new Dictionary<int, WeightedResult>();
 double zeroFrac = 0, q30 = 0;
 
 float[] Blur(List<(int X, int Y)> pts, List<double> ws, int w, int h, double s) => HeatMap.FromWeightedPoints(pts, ws, w, h, s);
@@ -61,11 +62,43 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
         var o2 = opts with { CellGrid = grid };
         var r = new WeightedWalk(model, plan, RuleSet.Default, o2, fwd).RunFromClass(explainer.LogitsTensor, target);
         pw = FixationMap.WeightedPoints(r, input); walks[key] = pw;
+        inputWeights[key] = r;
     }
     var (pts, ws) = pw;
     double scale = Math.Max(input.Width, input.Height) / 224.0; // sigmas given in model pixels (224)
     if (p[0] == "s") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
     if (p[0] == "o") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture));
+    if (p[0] == "c")
+    {
+        // c:S1:A:G = A * blur S1 (input px) + (1 - A) * the cell-averaged weights on a GxG bilinear cell grid, upsampled bilinearly
+        var fine = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[2], CultureInfo.InvariantCulture); int G = int.Parse(p[3]);
+        var r = inputWeights[key];
+        int C = r.InputShape[1], IH = r.InputShape[2], IW = r.InputShape[3];
+        (int, int, double) Part(int y, int n) { double t = (y + 0.5) * G / n - 0.5; if (t <= 0) return (0, 0, 0); if (t >= G - 1) return (G - 1, G - 1, 0); int f = (int)Math.Floor(t); return (f, f + 1, t - f); }
+        var T = new double[G * G]; var P = new double[G * G];
+        for (int y = 0; y < IH; y++) for (int x = 0; x < IW; x++)
+        {
+            double v = 0; for (int c = 0; c < C; c++) v += Math.Max(0, r.Input[(c * IH + y) * IW + x]);
+            var (y0, y1, fy) = Part(y, IH); var (x0, x1, fx) = Part(x, IW);
+            foreach (var (yy, wy) in new[] { (y0, 1 - fy), (y1, fy) }) foreach (var (xx, wx) in new[] { (x0, 1 - fx), (x1, fx) })
+            { T[yy * G + xx] += wy * wx * v; P[yy * G + xx] += wy * wx; }
+        }
+        var cm = new float[input.Width * input.Height]; float cmax = 0;
+        for (int Y = 0; Y < input.Height; Y++) for (int X = 0; X < input.Width; X++)
+        {
+            int y = Math.Min(IH - 1, (int)((Y + 0.5) * IH / input.Height)), x = Math.Min(IW - 1, (int)((X + 0.5) * IW / input.Width));
+            var (y0, y1, fy) = Part(y, IH); var (x0, x1, fx) = Part(x, IW);
+            double v = 0;
+            foreach (var (yy, wy) in new[] { (y0, 1 - fy), (y1, fy) }) foreach (var (xx, wx) in new[] { (x0, 1 - fx), (x1, fx) })
+                v += wy * wx * T[yy * G + xx] / Math.Max(1e-12, P[yy * G + xx]);
+            cm[Y * input.Width + X] = (float)v; cmax = Math.Max(cmax, (float)v);
+        }
+        var o = new float[fine.Length]; float mx = 0;
+        for (int i = 0; i < o.Length; i++) { o[i] = (float)(al * fine[i] + (1 - al) * (cmax > 0 ? cm[i] / cmax : 0)); mx = Math.Max(mx, o[i]); }
+        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
+        return o;
+    }
     if (p[0] == "r")
     {
         // r:S1:S2:A = m:S1:S2:A with each blur divided by the share of its kernel inside the image (no border fall-off)
