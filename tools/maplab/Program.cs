@@ -102,19 +102,7 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
     if (p[0] == "r")
     {
         // r:S1:S2:A = m:S1:S2:A with each blur divided by the share of its kernel inside the image (no border fall-off)
-        float[] RBlur(double sg)
-        {
-            var b = Blur(pts, ws, input.Width, input.Height, sg);
-            int rad = (int)Math.Min(Math.Ceiling(3 * sg), Math.Max(input.Width, input.Height));
-            var k = Enumerable.Range(-rad, 2 * rad + 1).Select(d => Math.Exp(-(double)d * d / (2 * sg * sg))).ToArray();
-            double tot = k.Sum();
-            double[] Inside(int n) { var f = new double[n]; for (int i = 0; i < n; i++) { double a = 0; for (int d = -rad; d <= rad; d++) if (i + d >= 0 && i + d < n) a += k[d + rad]; f[i] = a / tot; } return f; }
-            var fx = Inside(input.Width); var fy = Inside(input.Height);
-            float m2 = 0;
-            for (int y = 0; y < input.Height; y++) for (int x = 0; x < input.Width; x++) { int i = y * input.Width + x; b[i] = (float)(b[i] / (fx[x] * fy[y])); m2 = Math.Max(m2, b[i]); }
-            if (m2 > 0) for (int i = 0; i < b.Length; i++) b[i] /= m2;
-            return b;
-        }
+        float[] RBlur(double sg) => HeatMap.FromWeightedPoints(pts, ws, input.Width, input.Height, sg, evenAtBorders: true);
         var a = RBlur(double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
         var b = RBlur(double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
         double al = double.Parse(p[3], CultureInfo.InvariantCulture);
