@@ -27,7 +27,7 @@ using var logitsSession = new ModelSession(model, logitsName);
 float[] Logits(TensorValue t) => logitsSession.Run(t, logitsName)[logitsName[0]].Data;
 float[]? blank = null;
 var inputWeights = new Dictionary<int, WeightedResult>();
-double zeroFrac = 0, q30 = 0;
+double medianShare = 0, q30 = 0; // the map's median and 30%-from-the-top values over its maximum
 
 float[] Blur(List<(int X, int Y)> pts, List<double> ws, int w, int h, double s) => HeatMap.FromWeightedPoints(pts, ws, w, h, s);
 float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (List<(int X, int Y)>, List<double>)> walks)
@@ -147,7 +147,7 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
     for (int y = 0; y < h; y++) for (int x = 0; x < w; x++)
     { var (ix, iy) = input.MapToImage(y, x); ix = Math.Clamp(ix, 0, input.Width - 1); iy = Math.Clamp(iy, 0, input.Height - 1); sal[y * w + x] = heat[iy * input.Width + ix]; }
     var order = LocalizationMetrics.SaliencyOrder(sal);
-    { float smx = sal.Max(); zeroFrac = smx > 0 ? sal[order[plane / 2]] / smx : 0; q30 = smx > 0 ? sal[order[(int)(plane * 0.3)]] / smx : 0; }
+    { float smx = sal.Max(); medianShare = smx > 0 ? sal[order[plane / 2]] / smx : 0; q30 = smx > 0 ? sal[order[(int)(plane * 0.3)]] / smx : 0; }
     blank ??= Logits(new TensorValue(original.Shape, new float[original.Data.Length]));
     double pO = Explainer.Softmax(logits)[target], pB = Explainer.Softmax(blank)[target];
     var del = new double[Steps + 1]; var ins = new double[Steps + 1];
@@ -203,7 +203,7 @@ foreach (var im in images)
             if (bg != null && im.Boxes.Any(b => Iou(bg, b) >= 0.5)) s[7 + t]++;
         }
         var (d, ins, same) = Curves(input, ht, top, logits);
-        s[15] += zeroFrac; s[16] += q30; if (zeroFrac < 0.05) s[17]++;
+        s[15] += medianShare; s[16] += q30; if (medianShare < 0.05) s[17]++;
         s[10] += d; s[11] += ins; for (int i = 0; i < 3; i++) s[12 + i] += same[i] ? 1 : 0;
     }
     if (n % 10 == 0) Console.Error.WriteLine($"{n} images");
