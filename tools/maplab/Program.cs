@@ -27,6 +27,35 @@ using var logitsSession = new ModelSession(model, logitsName);
 float[] Logits(TensorValue t) => logitsSession.Run(t, logitsName)[logitsName[0]].Data;
 float[]? blank = null;
 var inputWeights = new Dictionary<int, WeightedResult>();
+float[]? texture = null;
+float[] Texture(ExplanationInput input, int IH, int IW)
+{
+    using var fwd = explainer.Forward(input.Tensor);
+    var ones = new Dictionary<string, TensorValue>();
+    foreach (var kv in fwd) { var d = new float[kv.Value.Data.Length]; Array.Fill(d, 1f); ones[kv.Key] = new TensorValue(kv.Value.Shape, d); }
+    var o = opts with { FlatShare = 1, CellShare = 0 };
+    int n = fwd[explainer.LogitsTensor].Data.Length;
+    var start = new float[n]; Array.Fill(start, 1f / n);
+    var r = new WeightedWalk(model, plan, RuleSet.Default, o, ones).RunFromWeights(start);
+    int C = r.InputShape[1], plane = IH * IW;
+    var cov = new double[plane];
+    for (int c = 0; c < C; c++) for (int i = 0; i < plane; i++) cov[i] += r.Input[c * plane + i];
+    // the mid-frequency texture: coverage blurred at 2 px (the fine blur removes the rest) over its 16-px blur,
+    // both separable Gaussians renormalized at the borders
+    double[] NBlur(double[] src, double sg)
+    {
+        int rad = (int)Math.Ceiling(3 * sg); var k = Enumerable.Range(-rad, 2 * rad + 1).Select(d => Math.Exp(-d * d / (2 * sg * sg))).ToArray();
+        var t1 = new double[plane]; var t2 = new double[plane];
+        for (int y = 0; y < IH; y++) for (int x = 0; x < IW; x++) { double a = 0, wsum = 0; for (int d = -rad; d <= rad; d++) { int xx = x + d; if (xx < 0 || xx >= IW) continue; a += k[d + rad] * src[y * IW + xx]; wsum += k[d + rad]; } t1[y * IW + x] = a / wsum; }
+        for (int y = 0; y < IH; y++) for (int x = 0; x < IW; x++) { double a = 0, wsum = 0; for (int d = -rad; d <= rad; d++) { int yy = y + d; if (yy < 0 || yy >= IH) continue; a += k[d + rad] * t1[yy * IW + x]; wsum += k[d + rad]; } t2[y * IW + x] = a / wsum; }
+        return t2;
+    }
+    var fine = NBlur(cov, 2); var local = NBlur(cov, 16);
+    var tex = new float[plane];
+    for (int i = 0; i < plane; i++) tex[i] = (float)(local[i] > 0 ? fine[i] / local[i] : 1);
+    Console.Error.WriteLine($"texture min {tex.Min():F3} max {tex.Max():F3}");
+    return tex;
+}
 double medianShare = 0, q30 = 0; // the map's median and 30%-from-the-top values over its maximum
 
 float[] Blur(List<(int X, int Y)> pts, List<double> ws, int w, int h, double s) => HeatMap.FromWeightedPoints(pts, ws, w, h, s);
@@ -68,6 +97,31 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
     double scale = Math.Max(input.Width, input.Height) / 224.0; // sigmas given in model pixels (224)
     if (p[0] == "s") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
     if (p[0] == "o") return Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture));
+    if (p[0] == "v")
+    {
+        // v:S1:S2:A = m:S1:S2:A of the walk's weights divided by the network's structural texture: the input weights of a
+        // walk on all-one activations (flat share 1, no cells) from an even start, over their own 16-px blur.
+        int vkey = key + 100000;
+        if (!walks.TryGetValue(vkey, out var vw))
+        {
+            var r0 = inputWeights[key];
+            int C0 = r0.InputShape[1], IH0 = r0.InputShape[2], IW0 = r0.InputShape[3], plane0 = IH0 * IW0;
+            texture ??= Texture(input, IH0, IW0);
+            using var fwd = explainer.Forward(input.Tensor);
+            var o2 = opts with { CellGrid = grid };
+            var r = new WeightedWalk(model, plan, RuleSet.Default, o2, fwd).RunFromClass(explainer.LogitsTensor, target);
+            for (int c = 0; c < C0; c++) for (int i = 0; i < plane0; i++) r.Input[c * plane0 + i] /= texture[i];
+            vw = FixationMap.WeightedPoints(r, input); walks[vkey] = vw;
+        }
+        var (vp, vws) = vw;
+        var a = Blur(vp, vws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+        var b = Blur(vp, vws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture);
+        var o = new float[a.Length]; float mx = 0;
+        for (int i = 0; i < a.Length; i++) { o[i] = (float)(al * a[i] + (1 - al) * b[i]); mx = Math.Max(mx, o[i]); }
+        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
+        return o;
+    }
     if (p[0] == "c")
     {
         // c:S1:A:G = A * blur S1 (input px) + (1 - A) * the cell-averaged weights on a GxG bilinear cell grid, upsampled bilinearly
