@@ -117,10 +117,7 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
         var a = Blur(vp, vws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
         var b = Blur(vp, vws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
         double al = double.Parse(p[3], CultureInfo.InvariantCulture);
-        var o = new float[a.Length]; float mx = 0;
-        for (int i = 0; i < a.Length; i++) { o[i] = (float)(al * a[i] + (1 - al) * b[i]); mx = Math.Max(mx, o[i]); }
-        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
-        return o;
+        return HeatMap.Mix(a, b, 1 - al);
     }
     if (p[0] == "c")
     {
@@ -148,10 +145,8 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
                 v += wy * wx * T[yy * G + xx] / Math.Max(1e-12, P[yy * G + xx]);
             cm[Y * input.Width + X] = (float)v; cmax = Math.Max(cmax, (float)v);
         }
-        var o = new float[fine.Length]; float mx = 0;
-        for (int i = 0; i < o.Length; i++) { o[i] = (float)(al * fine[i] + (1 - al) * (cmax > 0 ? cm[i] / cmax : 0)); mx = Math.Max(mx, o[i]); }
-        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
-        return o;
+        if (cmax > 0) for (int i = 0; i < cm.Length; i++) cm[i] /= cmax;
+        return HeatMap.Mix(fine, cm, 1 - al);
     }
     if (p[0] == "r")
     {
@@ -160,10 +155,7 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
         var a = RBlur(double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
         var b = RBlur(double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
         double al = double.Parse(p[3], CultureInfo.InvariantCulture);
-        var o = new float[a.Length]; float mx = 0;
-        for (int i = 0; i < a.Length; i++) { o[i] = (float)(al * a[i] + (1 - al) * b[i]); mx = Math.Max(mx, o[i]); }
-        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
-        return o;
+        return HeatMap.Mix(a, b, 1 - al);
     }
     if (p[0] == "t")
     {
@@ -172,23 +164,14 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
         var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
         var c = Blur(pts, ws, input.Width, input.Height, double.Parse(p[4], CultureInfo.InvariantCulture) * scale);
         double al = double.Parse(p[3], CultureInfo.InvariantCulture), be = double.Parse(p[5], CultureInfo.InvariantCulture);
-        var o = new float[a.Length]; float mx = 0;
-        for (int i = 0; i < a.Length; i++) { o[i] = (float)(al * a[i] + (1 - al) * b[i]); mx = Math.Max(mx, o[i]); }
-        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
-        float mc = c.Max(); mx = 0;
-        for (int i = 0; i < o.Length; i++) { o[i] = (float)((1 - be) * o[i] + be * (mc > 0 ? c[i] / mc : 0)); mx = Math.Max(mx, o[i]); }
-        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
-        return o;
+        return HeatMap.Mix(HeatMap.Mix(a, b, 1 - al), c, be);
     }
     if (p[0] == "m" || p[0] == "x")
     {
         var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * (p[0] == "x" ? 1 : scale));
         var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
         double al = double.Parse(p[3], CultureInfo.InvariantCulture);
-        var o = new float[a.Length]; float mx = 0;
-        for (int i = 0; i < a.Length; i++) { o[i] = (float)(al * a[i] + (1 - al) * b[i]); mx = Math.Max(mx, o[i]); }
-        if (mx > 0) for (int i = 0; i < o.Length; i++) o[i] /= mx;
-        return o;
+        return HeatMap.Mix(a, b, 1 - al);
     }
     throw new Exception(spec);
 }
