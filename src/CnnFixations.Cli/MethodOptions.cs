@@ -24,6 +24,7 @@ internal sealed class MethodOptions
     public Option<double?> Sigma { get; } = new("--sigma") { Description = $"Gaussian blur of the heat map, in original-image pixels (default: {MapOptions.Default.Sigma} for --rules paper; for the weighted rules {MapOptions.Weighted.Sigma} network-input pixels scaled to the image, about 4.5 px on a 500-px photo at 224: the fine part of a two-scale map, see --coarse-share)." };
     public Option<double?> CoarseShare { get; } = new("--coarse-share") { Description = $"Weighted rules: share (0..1) of the heat map that is a second, coarse blur of the same weights (--coarse-sigma); the rest is the --sigma blur (default {MapOptions.Weighted.CoarseShare}; 0: one blur)." };
     public Option<string> Borders { get; } = new("--borders") { Description = "Weighted rules: the heat map near the image borders: 'fade' (default: the plain Gaussian blurs, which lose the part of the blur that falls outside the image, so weight within about 3 sigma of a border is dimmed) or 'even' (each blur divided by the share of its Gaussian inside the image: an even weight gives an even map up to the edges, as CAM and Grad-CAM's upsampling does).", DefaultValueFactory = _ => "fade" };
+    public Option<double?> ExtentFloor { get; } = new("--extent-floor") { Description = $"Weighted rules with a coarse blur: the heat map is raised to at least this fraction (0..1, 0: off) of the coarse blur made even at the borders, so that the object's extent reaches the image's edges as CAM's does; the fine peaks above it, the maximum and the box stay (default {MapOptions.Weighted.ExtentFloor})." };
     public Option<double?> CoarseSigma { get; } = new("--coarse-sigma") { Description = $"Weighted rules: Gaussian blur of the coarse part of the heat map, in network-input pixels, scaled to the image (default {MapOptions.Weighted.CoarseSigma})." };
     public Option<string> Rules { get; } = new("--rules") { Description = "The walk: 'weighted' (default: the target's contrastive evidence at the last feature map, shared down to the pixels by positive contribution) or 'paper' (the paper's literal rules: one input per neuron, points and outlier removal).", DefaultValueFactory = _ => "weighted" };
     public Option<string> WalkEngine { get; } = new("--walk-engine") { Description = "Weighted rules: what runs the walk below the class scores: 'onnx' (default: ONNX Runtime runs the rules as graph nodes, about 10x faster on large networks; where a rule has no graph form or a value is not finite the managed kernels run instead) or 'managed' (the tool's own kernels: sums in a fixed order, the same weights on every machine and thread count; the two agree to about 1e-4 of the largest weight).", DefaultValueFactory = _ => "onnx" };
@@ -58,7 +59,7 @@ internal sealed class MethodOptions
 
     public IEnumerable<Option> All => new Option[]
     {
-        Preset, Mean, Std, Scale, Bgr, Output, Crops, Rules, WalkEngine, Contrast, SoftmaxShare, FlatShare, CellShare, Cells, FixationMass, Sigma, CoarseShare, CoarseSigma, Borders, Box, BoxThreshold, OutlierRadius, OutlierFraction,
+        Preset, Mean, Std, Scale, Bgr, Output, Crops, Rules, WalkEngine, Contrast, SoftmaxShare, FlatShare, CellShare, Cells, FixationMass, Sigma, CoarseShare, CoarseSigma, Borders, ExtentFloor, Box, BoxThreshold, OutlierRadius, OutlierFraction,
         FcAllPositive, ConvPosition, Bn, GlobalPoolAllPositive, MaxPixels,
     };
 
@@ -92,6 +93,7 @@ internal sealed class MethodOptions
         CoarseShare = parse.GetValue(CoarseShare) ?? (parse.GetValue(Rules) == "paper" ? 0 : MapOptions.Weighted.CoarseShare),
         CoarseSigma = parse.GetValue(CoarseSigma) ?? MapOptions.Weighted.CoarseSigma,
         EvenAtBorders = parse.GetValue(Borders) == "even",
+        ExtentFloor = parse.GetValue(ExtentFloor) ?? (parse.GetValue(Rules) == "paper" ? 0 : MapOptions.Weighted.ExtentFloor),
         Box = parse.GetValue(Box) switch
         {
             "threshold" => BoxMode.Threshold,
@@ -113,6 +115,7 @@ internal sealed class MethodOptions
             throw new UsageException("--flat-share, --cell-share and --softmax-share must lie in 0..1 and --fixation-mass in (0, 1]");
         if (!(maps.Sigma > 0) || maps.Sigma > 10000) throw new UsageException("--sigma must be a positive number of pixels (at most 10000)");
         if (!(maps.CoarseShare >= 0 && maps.CoarseShare <= 1)) throw new UsageException("--coarse-share must lie in 0..1");
+        if (!(maps.ExtentFloor >= 0 && maps.ExtentFloor < 1)) throw new UsageException("--extent-floor must lie in [0, 1)");
         if (!(maps.CoarseSigma > 0) || maps.CoarseSigma > 10000) throw new UsageException("--coarse-sigma must be a positive number of pixels (at most 10000)");
         if (!(maps.BoxThreshold > 0) || maps.BoxThreshold > 1) throw new UsageException("--box-threshold must be in (0, 1]");
         if (!(maps.OutlierRadius >= 0)) throw new UsageException("--outlier-radius must be 0 or more");

@@ -38,7 +38,7 @@ public sealed record MapOptions
     public double CoarseSigma { get; init; } = 32;
 
     /// <summary>The map settings of the weighted rules (the default): heat map of the weights, box by threshold.</summary>
-    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 2, SigmaInInputPixels = true, CoarseShare = 0.5, CoarseSigma = 32 };
+    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 2, SigmaInInputPixels = true, CoarseShare = 0.5, CoarseSigma = 32, ExtentFloor = 0.8 };
 
     /// <summary>
     /// Weighted rules: <see cref="Sigma"/> is in network-input pixels, scaled to the image by the input's geometry
@@ -53,6 +53,14 @@ public sealed record MapOptions
     /// outer three sigma of the image.
     /// </summary>
     public bool EvenAtBorders { get; init; }
+
+    /// <summary>
+    /// Weighted rules with a coarse blur (<see cref="CoarseShare"/> above 0): the heat map is raised, pixel by pixel, to
+    /// at least this fraction (0..1, 0: off) of the coarse blur made even at the borders (as <see cref="EvenAtBorders"/>
+    /// does), normalized to a maximum of 1. The object's extent then reaches the borders as CAM's does, while the fine
+    /// peaks above it, the map's maximum and the box (thresholded on the plain coarse blur) stay as they are.
+    /// </summary>
+    public double ExtentFloor { get; init; }
 }
 
 /// <summary>Fixations mapped onto the original image: points, the points kept after outlier removal, the heat map and the box.</summary>
@@ -114,6 +122,11 @@ public sealed class FixationMap
             double sigma = options.CoarseSigma * perInputPixel;
             extent = HeatMap.FromWeightedPointsCoarse(all, weights, input.Width, input.Height, sigma, options.EvenAtBorders);
             heat = HeatMap.Mix(heat, extent, options.CoarseShare);
+            if (options.ExtentFloor > 0)
+            {
+                var evenExtent = options.EvenAtBorders ? extent : HeatMap.FromWeightedPointsCoarse(all, weights, input.Width, input.Height, sigma, evenAtBorders: true);
+                HeatMap.WithFloor(heat, evenExtent, options.ExtentFloor);
+            }
         }
         // The box marks the object's extent: with a two-scale map, the coarse blur is thresholded (the fine part's
         // peaks would shrink the region above a fraction of the maximum to the sharpest detail).

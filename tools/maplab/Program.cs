@@ -119,11 +119,63 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
         double al = double.Parse(p[3], CultureInfo.InvariantCulture);
         return HeatMap.Mix(a, b, 1 - al);
     }
+    if (p[0] == "k")
+    {
+        // k:S1:S2:A:C:G = max(m:S1:S2:A, C x the cell-averaged extent of a GxG bilinear cell grid, as in c)
+        var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+        var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture), fl = double.Parse(p[4], CultureInfo.InvariantCulture);
+        return HeatMap.WithFloor(HeatMap.Mix(a, b, 1 - al), CellExtent(int.Parse(p[5])), fl);
+    }
     if (p[0] == "c")
     {
         // c:S1:A:G = A * blur S1 (input px) + (1 - A) * the cell-averaged weights on a GxG bilinear cell grid, upsampled bilinearly
         var fine = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
-        double al = double.Parse(p[2], CultureInfo.InvariantCulture); int G = int.Parse(p[3]);
+        double al = double.Parse(p[2], CultureInfo.InvariantCulture);
+        return HeatMap.Mix(fine, CellExtent(int.Parse(p[3])), 1 - al);
+    }
+    if (p[0] == "r")
+    {
+        // r:S1:S2:A = m:S1:S2:A with each blur divided by the share of its kernel inside the image (no border fall-off)
+        float[] RBlur(double sg) => HeatMap.FromWeightedPoints(pts, ws, input.Width, input.Height, sg, evenAtBorders: true);
+        var a = RBlur(double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+        var b = RBlur(double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture);
+        return HeatMap.Mix(a, b, 1 - al);
+    }
+    if (p[0] == "f")
+    {
+        // f:S1:S2:A:C[:S3] = max(m:S1:S2:A, C x the blur S3 (default S2) even at the borders, max 1): the default map with the
+        // even extent as a floor below C of its maximum (the argmax, so pointing, is the default's when C < 1)
+        var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+        var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        var e = HeatMap.FromWeightedPoints(pts, ws, input.Width, input.Height, double.Parse(p[p.Length > 5 ? 5 : 2], CultureInfo.InvariantCulture) * scale, evenAtBorders: true);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture), fl = double.Parse(p[4], CultureInfo.InvariantCulture);
+        var m = HeatMap.Mix(a, b, 1 - al);
+        float emax = e.Max();
+        if (emax > 0) for (int i = 0; i < m.Length; i++) m[i] = Math.Max(m[i], (float)(fl * e[i] / emax));
+        return m;
+    }
+    if (p[0] == "t")
+    {
+        // t:S1:S2:A:S3:B = (1 - B) * (A blur S1 + (1 - A) blur S2, max 1) + B * blur S3 (max 1), all in input px
+        var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
+        var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        var c = Blur(pts, ws, input.Width, input.Height, double.Parse(p[4], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture), be = double.Parse(p[5], CultureInfo.InvariantCulture);
+        return HeatMap.Mix(HeatMap.Mix(a, b, 1 - al), c, be);
+    }
+    if (p[0] == "m" || p[0] == "x")
+    {
+        var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * (p[0] == "x" ? 1 : scale));
+        var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture);
+        return HeatMap.Mix(a, b, 1 - al);
+    }
+    throw new Exception(spec);
+
+    float[] CellExtent(int G)
+    {
         var r = inputWeights[key];
         int C = r.InputShape[1], IH = r.InputShape[2], IW = r.InputShape[3];
         (int, int, double) Part(int y, int n) { double t = (y + 0.5) * G / n - 0.5; if (t <= 0) return (0, 0, 0); if (t >= G - 1) return (G - 1, G - 1, 0); int f = (int)Math.Floor(t); return (f, f + 1, t - f); }
@@ -146,34 +198,8 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
             cm[Y * input.Width + X] = (float)v; cmax = Math.Max(cmax, (float)v);
         }
         if (cmax > 0) for (int i = 0; i < cm.Length; i++) cm[i] /= cmax;
-        return HeatMap.Mix(fine, cm, 1 - al);
+        return cm;
     }
-    if (p[0] == "r")
-    {
-        // r:S1:S2:A = m:S1:S2:A with each blur divided by the share of its kernel inside the image (no border fall-off)
-        float[] RBlur(double sg) => HeatMap.FromWeightedPoints(pts, ws, input.Width, input.Height, sg, evenAtBorders: true);
-        var a = RBlur(double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
-        var b = RBlur(double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
-        double al = double.Parse(p[3], CultureInfo.InvariantCulture);
-        return HeatMap.Mix(a, b, 1 - al);
-    }
-    if (p[0] == "t")
-    {
-        // t:S1:S2:A:S3:B = (1 - B) * (A blur S1 + (1 - A) blur S2, max 1) + B * blur S3 (max 1), all in input px
-        var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * scale);
-        var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
-        var c = Blur(pts, ws, input.Width, input.Height, double.Parse(p[4], CultureInfo.InvariantCulture) * scale);
-        double al = double.Parse(p[3], CultureInfo.InvariantCulture), be = double.Parse(p[5], CultureInfo.InvariantCulture);
-        return HeatMap.Mix(HeatMap.Mix(a, b, 1 - al), c, be);
-    }
-    if (p[0] == "m" || p[0] == "x")
-    {
-        var a = Blur(pts, ws, input.Width, input.Height, double.Parse(p[1], CultureInfo.InvariantCulture) * (p[0] == "x" ? 1 : scale));
-        var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
-        double al = double.Parse(p[3], CultureInfo.InvariantCulture);
-        return HeatMap.Mix(a, b, 1 - al);
-    }
-    throw new Exception(spec);
 }
 
 (double Del, double Ins, bool[] Same) Curves(ExplanationInput input, float[] heat, int target, float[] logits)

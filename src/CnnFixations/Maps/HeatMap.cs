@@ -83,6 +83,25 @@ public static class HeatMap
     }
 
     /// <summary>
+    /// <c>max(heat, floor * extent / max(extent))</c> per pixel, in place: the map <paramref name="heat"/> (normalized to a
+    /// maximum of 1) never falls below <paramref name="floor"/> times the normalized <paramref name="extent"/>. With
+    /// <paramref name="floor"/> below 1 the map's maximum, and where it lies, are unchanged. Returns
+    /// <paramref name="heat"/>; an all-zero extent leaves it as it is.
+    /// </summary>
+    public static float[] WithFloor(float[] heat, float[] extent, double floor)
+    {
+        ArgumentNullException.ThrowIfNull(heat);
+        ArgumentNullException.ThrowIfNull(extent);
+        if (heat.Length != extent.Length) throw new ArgumentException("the two maps must have the same size");
+        if (!(floor >= 0 && floor < 1)) throw new CnnFixationsException($"the extent floor of a heat map must lie in [0, 1), got {floor}");
+        float max = TensorPrimitives.Max<float>(extent);
+        if (!(max > 0) || floor == 0) return heat;
+        float scale = (float)(floor / max);
+        for (int i = 0; i < heat.Length; i++) heat[i] = Math.Max(heat[i], scale * extent[i]);
+        return heat;
+    }
+
+    /// <summary>
     /// As <see cref="FromPoints"/>, each point counting with its weight (null: 1 each); weights must be
     /// non-negative. Used by the weighted rules, whose every input pixel carries a share of the target.
     /// </summary>
