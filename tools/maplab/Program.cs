@@ -151,10 +151,7 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
         var b = Blur(pts, ws, input.Width, input.Height, double.Parse(p[2], CultureInfo.InvariantCulture) * scale);
         var e = HeatMap.FromWeightedPoints(pts, ws, input.Width, input.Height, double.Parse(p[p.Length > 5 ? 5 : 2], CultureInfo.InvariantCulture) * scale, evenAtBorders: true);
         double al = double.Parse(p[3], CultureInfo.InvariantCulture), fl = double.Parse(p[4], CultureInfo.InvariantCulture);
-        var m = HeatMap.Mix(a, b, 1 - al);
-        float emax = e.Max();
-        if (emax > 0) for (int i = 0; i < m.Length; i++) m[i] = Math.Max(m[i], (float)(fl * e[i] / emax));
-        return m;
+        return HeatMap.WithFloor(HeatMap.Mix(a, b, 1 - al), e, fl);
     }
     if (p[0] == "t")
     {
