@@ -119,6 +119,33 @@ float[] Heat(string spec, ExplanationInput input, int target, Dictionary<int, (L
         double al = double.Parse(p[3], CultureInfo.InvariantCulture);
         return HeatMap.Mix(a, b, 1 - al);
     }
+    if (p[0] == "h")
+    {
+        // h:S1:S2:A:C = the m map with its coarse part divided by the share of its Gaussian inside the image (the fade
+        // compensated, as --borders even does), capped at C, where that is above the m map: max(F, min(R, C))
+        double s1 = double.Parse(p[1], CultureInfo.InvariantCulture) * scale, s2 = double.Parse(p[2], CultureInfo.InvariantCulture) * scale;
+        double al = double.Parse(p[3], CultureInfo.InvariantCulture), cap = double.Parse(p[4], CultureInfo.InvariantCulture);
+        var a = Blur(pts, ws, input.Width, input.Height, s1);
+        var b = Blur(pts, ws, input.Width, input.Height, s2);
+        double[] Shares(int n)
+        {
+            int rad = (int)Math.Ceiling(3 * s2); var k = Enumerable.Range(-rad, 2 * rad + 1).Select(d => Math.Exp(-(double)d * d / (2 * s2 * s2))).ToArray();
+            double tot = k.Sum(); var r = new double[n];
+            for (int x = 0; x < n; x++) { double v = 0; for (int d = -rad; d <= rad; d++) if (x + d >= 0 && x + d < n) v += k[d + rad]; r[x] = v / tot; }
+            return r;
+        }
+        var sx = Shares(input.Width); var sy = Shares(input.Height);
+        int n0 = a.Length; var raw = new double[n0]; double mx = 0;
+        for (int i = 0; i < n0; i++) { raw[i] = al * a[i] + (1 - al) * b[i]; mx = Math.Max(mx, raw[i]); }
+        var outm = new float[n0];
+        for (int i = 0; i < n0; i++)
+        {
+            int x = i % input.Width, y = i / input.Width;
+            double f = mx > 0 ? raw[i] / mx : 0, r = mx > 0 ? (al * a[i] + (1 - al) * b[i] / (sx[x] * sy[y])) / mx : 0;
+            outm[i] = (float)Math.Max(f, Math.Min(r, cap));
+        }
+        return outm;
+    }
     if (p[0] == "k")
     {
         // k:S1:S2:A:C:G = max(m:S1:S2:A, C x the cell-averaged extent of a GxG bilinear cell grid, as in c)
