@@ -58,7 +58,8 @@ public sealed record MapOptions
     /// Weighted rules with a coarse blur (<see cref="CoarseShare"/> above 0): the heat map is raised, pixel by pixel, to
     /// at least this fraction (0 to below 1; 0: off) of the coarse blur made even at the borders (as <see cref="EvenAtBorders"/>
     /// does), normalized to a maximum of 1. The object's extent then reaches the borders as CAM's does, while the fine
-    /// peaks above it, the map's maximum and the box (thresholded on the plain coarse blur) stay as they are.
+    /// peaks above it, the map's maximum and the box (thresholded on the coarse blur as <see cref="EvenAtBorders"/> makes it,
+    /// not on the floor) stay as they are.
     /// </summary>
     public double ExtentFloor { get; init; }
 }
