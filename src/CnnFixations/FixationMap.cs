@@ -38,7 +38,7 @@ public sealed record MapOptions
     public double CoarseSigma { get; init; } = 32;
 
     /// <summary>The map settings of the weighted rules (the default): heat map of the weights, box by threshold.</summary>
-    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 2, SigmaInInputPixels = true, CoarseShare = 0.5, CoarseSigma = 32, ExtentFloor = 0.8 };
+    public static readonly MapOptions Weighted = new() { Box = BoxMode.Threshold, Sigma = 2, SigmaInInputPixels = true, CoarseShare = 0.7, CoarseSigma = 32, ExtentFloor = 0.8 };
 
     /// <summary>
     /// Weighted rules: <see cref="Sigma"/> is in network-input pixels, scaled to the image by the input's geometry
